@@ -1,0 +1,97 @@
+//! Pattern source text and positions in it.
+//!
+//! Every AST node carries a [`Span`] so that every later stage can point at the text a user
+//! wrote. A span is a byte range plus the [`SourceId`] of the file it came from, so diagnostics
+//! from patterns that `use` other files still name the right file.
+
+use std::fmt;
+
+/// Index of a [`Source`] in a [`SourceMap`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct SourceId(pub u32);
+
+/// One pattern file as read: its name (as the user gave it) and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Identity within a [`SourceMap`].
+    pub id: SourceId,
+    /// The path or name to show in diagnostics.
+    pub name: String,
+    /// The text.
+    pub text: String,
+}
+
+/// All sources of one compilation, so spans can be turned back into text and line/column.
+#[derive(Clone, Debug, Default)]
+pub struct SourceMap {
+    sources: Vec<Source>,
+}
+
+impl SourceMap {
+    /// An empty map.
+    pub fn new() -> SourceMap {
+        SourceMap::default()
+    }
+
+    /// Adds a source and returns its id.
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> SourceId {
+        let id = SourceId(u32::try_from(self.sources.len()).expect("fewer than 2^32 sources"));
+        self.sources.push(Source { id, name: name.into(), text: text.into() });
+        id
+    }
+
+    /// The source with this id.
+    pub fn get(&self, id: SourceId) -> &Source {
+        &self.sources[id.0 as usize]
+    }
+
+    /// The source with this name, if already loaded.
+    pub fn find(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, id: SourceId, offset: usize) -> (usize, usize) {
+        let text = &self.get(id).text;
+        let offset = offset.min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        (line, col)
+    }
+}
+
+/// A byte range in one source.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    /// The file.
+    pub source: SourceId,
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span in `source` from `start` to `end`.
+    pub fn new(source: SourceId, start: usize, end: usize) -> Span {
+        Span { source, start, end }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span { source: self.source, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+impl From<Span> for miette::SourceSpan {
+    fn from(span: Span) -> miette::SourceSpan {
+        (span.start, span.end.saturating_sub(span.start)).into()
+    }
+}
