@@ -160,8 +160,8 @@ pub struct OrderRule {
     pub op: OrderOp,
     /// Right instance.
     pub right: Ident,
-    /// Optional bound on the gap.
-    pub within: Option<Literal>,
+    /// Optional bound on the gap (a duration literal or parameter).
+    pub within: Option<Expr>,
     /// The rule.
     pub span: Span,
 }

@@ -123,6 +123,11 @@ fn describe(err: &pest::error::Error<Rule>, region: &str) -> (usize, String, Str
     };
     expected.sort();
     expected.dedup();
+    // A missing `;` is by far the likeliest mistake: name it first.
+    if let Some(k) = expected.iter().position(|e| e == "`;`") {
+        let semi = expected.remove(k);
+        expected.insert(0, semi);
+    }
     let expected = match expected.len() {
         0 => "something else".to_string(),
         1 => expected.remove(0),
@@ -144,6 +149,7 @@ fn describe(err: &pest::error::Error<Rule>, region: &str) -> (usize, String, Str
 fn rule_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
+        Rule::semi => "`;`",
         Rule::item | Rule::search => "`search`",
         Rule::use_decl => "`use`",
         Rule::define => "`define`",
@@ -216,7 +222,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_order | Rule::kw_within | Rule::kw_require | Rule::kw_group | Rule::kw_by
             | Rule::kw_having | Rule::kw_absent | Rule::kw_chain | Rule::kw_from | Rule::kw_to
             | Rule::kw_hops | Rule::kw_allow | Rule::kw_meta | Rule::kw_use | Rule::kw_define
-            | Rule::kw_param | Rule::kw_column | Rule::EOI
+            | Rule::kw_param | Rule::kw_column | Rule::EOI | Rule::semi
     )
 }
 
@@ -317,7 +323,7 @@ impl Builder<'_> {
                             _ => ast::OrderOp::Overlaps,
                         };
                         let right = self.ident(it.next().expect("grammar: order right"));
-                        let within = it.next().map(|l| self.literal(l));
+                        let within = it.next().map(|l| self.expr(l));
                         ast::OrderRule { left, op, right, within, span }
                     })
                     .collect();

@@ -1,0 +1,128 @@
+//! Reading and compiling pattern files for every subcommand, and printing their diagnostics.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use compiler::diagnostic::Diagnostic;
+use compiler::source::SourceMap;
+use compiler::{CompileOptions, Compiled};
+
+/// Pattern files named on the command line: files as given, folders searched recursively for
+/// `*.pattern`, in sorted order.
+pub fn pattern_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg.is_dir() {
+            let mut found = Vec::new();
+            collect(arg, &mut found).with_context(|| format!("reading pattern folder {}", arg.display()))?;
+            found.sort();
+            if found.is_empty() {
+                bail!("no *.pattern files in {}", arg.display());
+            }
+            out.extend(found);
+        } else if arg.exists() {
+            out.push(arg.clone());
+        } else {
+            bail!("pattern file {} does not exist", arg.display());
+        }
+    }
+    out.dedup();
+    Ok(out)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "pattern") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The result of compiling a set of files.
+pub struct CompiledSet {
+    /// All sources read (for rendering diagnostics).
+    pub sources: SourceMap,
+    /// Compiled patterns with the file each came from.
+    pub patterns: Vec<(PathBuf, Compiled)>,
+    /// Every diagnostic.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CompiledSet {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| !d.is_warning())
+    }
+}
+
+/// Compiles every file; never stops at the first problem.
+pub fn compile_files(files: &[PathBuf], options: &CompileOptions) -> Result<CompiledSet> {
+    let mut sources = SourceMap::new();
+    let mut patterns = Vec::new();
+    let mut diagnostics = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading pattern file {}", file.display()))?;
+        let id = sources.add(file.display().to_string(), text);
+        let mut read_use = |path: &str, from: &str| -> Result<(String, String), String> {
+            let base = Path::new(from).parent().unwrap_or(Path::new("."));
+            let full = base.join(path);
+            std::fs::read_to_string(&full).map(|t| (full.display().to_string(), t)).map_err(|e| e.to_string())
+        };
+        let (compiled, diags) = compiler::compile(&mut sources, id, options, &mut read_use);
+        diagnostics.extend(diags);
+        patterns.extend(compiled.into_iter().map(|c| (file.clone(), c)));
+    }
+    Ok(CompiledSet { sources, patterns, diagnostics })
+}
+
+/// Whether to use colour on stderr (`NO_COLOR` respected).
+pub fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Renders diagnostics as miette reports with the source text (file:line:col and a caret).
+pub fn render_diagnostics(set: &CompiledSet, color: bool) -> String {
+    let mut out = String::new();
+    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    for d in &set.diagnostics {
+        let span = d.span();
+        let src = set.sources.get(span.source);
+        let (line, col) = set.sources.line_col(span.source, span.start);
+        let named = miette::NamedSource::new(format!("{}:{line}:{col}", src.name), src.text.clone());
+        let report = miette::Report::new(d.clone()).with_source_code(named);
+        let mut text = String::new();
+        if handler.render_report(&mut text, report.as_ref()).is_err() {
+            text = d.one_line(&set.sources);
+        }
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out
+}
+
+/// Diagnostics as JSON lines, for editors and CI.
+pub fn diagnostics_json(set: &CompiledSet) -> String {
+    let mut out = String::new();
+    for d in &set.diagnostics {
+        let span = d.span();
+        let (line, column) = set.sources.line_col(span.source, span.start);
+        let (end_line, end_column) = set.sources.line_col(span.source, span.end);
+        let v = serde_json::json!({
+            "file": set.sources.get(span.source).name,
+            "line": line, "column": column, "end_line": end_line, "end_column": end_column,
+            "severity": if d.is_warning() { "warning" } else { "error" },
+            "code": d.code_str(),
+            "message": d.to_string(),
+            "help": d.help_str(),
+        });
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
