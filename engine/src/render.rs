@@ -1,0 +1,281 @@
+//! Render: a [`JoinPlan`] → a differential dataflow, mechanically.
+//!
+//! This is the only module that names timely or differential-dataflow types. Every decision
+//! (keys, join order, where a condition is checked) was made by `compiler::plan`; this module
+//! walks the plan. Records enter as [`Datum`]s through one input per scan; joins arrange both
+//! sides by the shared addresses and check each joined pair's conditions in `join_core`;
+//! `absent` blocks become anti-joins against the distinct set of rows that have a witness;
+//! a group-by is a `reduce` whose output multiplicity is the number of rows behind the group.
+//! Output updates are captured per worker and consolidated by the caller.
+
+use std::sync::{Arc, Mutex};
+
+use compiler::ast::AggFunc;
+use compiler::eval::{self, Val};
+use compiler::model::{Entity, Role};
+use compiler::plan::{AddrBinding, JoinPlan, OutputItem};
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::VecCollection;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::worker::Worker;
+
+use crate::datum::{Datum, Row};
+use crate::env::{RowEnv, RowLayout};
+use crate::load::networks::Networks;
+use crate::model::Addr;
+
+/// Logical time of the dataflow: the epoch (0 for a batch run).
+pub type Epoch = u64;
+
+/// One captured output update: plan index, row, epoch, change in multiplicity.
+pub type Update = (usize, Row, Epoch, isize);
+
+/// Inputs of one plan, one per scan (in `JoinPlan::scans` order).
+pub struct PlanInputs {
+    /// One input per scan.
+    pub scans: Vec<InputSession<Epoch, Datum, isize>>,
+}
+
+/// Handles of a rendered dataflow.
+pub struct Rendered {
+    /// Inputs per plan.
+    pub plans: Vec<PlanInputs>,
+    /// Passes an epoch once every output has been brought up to date for it.
+    pub probe: ProbeHandle<Epoch>,
+}
+
+fn read_addr(row: &[Datum], layout: &RowLayout, b: &AddrBinding) -> Addr {
+    let pos = layout.records.iter().find(|(i, _)| *i == b.record).map(|(_, p)| *p).expect("plan: binding reads a bound record");
+    rec_addr(&row[pos], b.role)
+}
+
+fn rec_addr(d: &Datum, role: Role) -> Addr {
+    match (d, role) {
+        (Datum::Conn(c), Role::Source) => c.src,
+        (Datum::Conn(c), Role::Destination) => c.dst,
+        (Datum::Event(e), Role::Source) => e.src,
+        (Datum::Event(e), Role::Destination) => e.dst,
+        _ => unreachable!("plan: addresses are read from records"),
+    }
+}
+
+/// Builds the dataflow for `plans` in `worker` and returns its inputs and probe; output updates
+/// are appended to `sink`.
+pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networks>, flow_extra: Arc<Vec<String>>, event_extra: Arc<Vec<String>>, sink: Arc<Mutex<Vec<Update>>>) -> Rendered {
+    worker.dataflow::<Epoch, _, _>(|scope| {
+        let probe = ProbeHandle::new();
+        let mut inputs = Vec::new();
+        for (plan_index, plan) in plans.iter().enumerate() {
+            let mut sessions = Vec::new();
+            let mut colls = Vec::new();
+            for _ in &plan.scans {
+                let (input, coll) = scope.new_collection::<Datum, isize>();
+                sessions.push(input);
+                colls.push(Some(coll));
+            }
+            let mut layout = RowLayout { records: vec![], addresses: vec![], flow_extra: (*flow_extra).clone(), event_extra: (*event_extra).clone() };
+            let first = plan.first.0 as usize;
+            layout.records.push((plan.scans[first].instance, 0));
+            let mut rows: VecCollection<'_, Epoch, Row, isize> = colls[first].take().expect("plan: first scan used once").map(|d| vec![d]);
+
+            for step in &plan.joins {
+                let idx = step.scan.0 as usize;
+                let scan_coll = colls[idx].take().expect("plan: each scan joined once");
+                let left_layout = layout.clone();
+                let left_key = step.left_key.clone();
+                let keyed_left = rows.map(move |row| (left_key.iter().map(|b| read_addr(&row, &left_layout, b)).collect::<Vec<Addr>>(), row));
+                let right_key = step.right_key.clone();
+                let keyed_right = scan_coll.map(move |d| (right_key.iter().map(|b| rec_addr(&d, b.role)).collect::<Vec<Addr>>(), d)).arrange_by_key();
+                layout.records.push((plan.scans[idx].instance, layout.records.len()));
+                let residual = step.residual.clone();
+                let pair_layout = layout.clone();
+                let nets = networks.clone();
+                rows = keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
+                    let mut joined = row.clone();
+                    joined.push(rec.clone());
+                    let env = RowEnv { layout: &pair_layout, row: &joined, networks: &nets, aggs: &[] };
+                    let ok = residual.iter().all(|c| eval::test(c, &env));
+                    ok.then_some(joined)
+                });
+            }
+            layout.addresses = plan.addresses.clone();
+
+            for anti in &plan.antijoins {
+                let idx = anti.scans[0].0 as usize;
+                let inner = colls[idx].take().expect("plan: each scan used once");
+                let outer_layout = layout.clone();
+                let outer_key = anti.outer_key.clone();
+                let keyed_outer = rows.clone().map(move |row| (outer_key.iter().map(|b| read_addr(&row, &outer_layout, b)).collect::<Vec<Addr>>(), row));
+                let inner_key = anti.inner_key.clone();
+                let keyed_inner = inner.map(move |d| (inner_key.iter().map(|b| rec_addr(&d, b.role)).collect::<Vec<Addr>>(), d)).arrange_by_key();
+                let mut pair_layout = layout.clone();
+                pair_layout.records.push((plan.scans[idx].instance, layout.records.len()));
+                for b in &anti.inner_key {
+                    pair_layout.addresses.push(*b);
+                }
+                let residual = anti.residual.clone();
+                let nets = networks.clone();
+                let witnessed = keyed_outer
+                    .join_core(keyed_inner, move |_key, row: &Row, rec: &Datum| {
+                        let mut joined = row.clone();
+                        joined.push(rec.clone());
+                        let env = RowEnv { layout: &pair_layout, row: &joined, networks: &nets, aggs: &[] };
+                        residual.iter().all(|c| eval::test(c, &env)).then(|| row.clone())
+                    })
+                    .distinct();
+                rows = rows.map(|r| (r, ())).antijoin(witnessed).map(|(r, ())| r);
+            }
+
+            let output: VecCollection<'_, Epoch, Row, isize> = match &plan.group {
+                None => {
+                    let out_layout = layout.clone();
+                    let items = plan.output.clone();
+                    rows.map(move |row| project(&items, &out_layout, &row, None))
+                }
+                Some(group) => {
+                    let key_layout = layout.clone();
+                    let by = group.by.clone();
+                    let entities = plan.entities.clone();
+                    let args: Vec<Option<compiler::hir::Expr>> = group.aggregates.iter().map(|a| a.arg.clone()).collect();
+                    let nets = networks.clone();
+                    let keyed = rows.map(move |row| {
+                        let key: Row = by
+                            .iter()
+                            .map(|i| match entities[i.index()] {
+                                Entity::Address => Datum::Addr(key_layout.address(&row, *i).expect("plan: grouped address is bound")),
+                                _ => key_layout.record(&row, *i).cloned().expect("plan: grouped record is bound"),
+                            })
+                            .collect();
+                        let env = RowEnv { layout: &key_layout, row: &row, networks: &nets, aggs: &[] };
+                        let vals: Row = args.iter().map(|a| a.as_ref().map(|e| Datum::from_val(&eval::eval(e, &env))).unwrap_or(Datum::Null)).collect();
+                        (key, vals)
+                    });
+                    let funcs: Vec<AggFunc> = group.aggregates.iter().map(|a| a.func).collect();
+                    let having = group.having.clone();
+                    let having_layout = RowLayout { records: vec![], addresses: vec![], flow_extra: vec![], event_extra: vec![] };
+                    let nets = networks.clone();
+                    let reduced = keyed.reduce(move |_key, input: &[(&Row, isize)], out: &mut Vec<((Row, i64), isize)>| {
+                        let aggs = aggregate(&funcs, input);
+                        let matches: i64 = input.iter().map(|(_, d)| *d as i64).sum();
+                        let env = RowEnv { layout: &having_layout, row: &[], networks: &nets, aggs: &aggs };
+                        if matches > 0 && having.as_ref().is_none_or(|h| eval::test(h, &env)) {
+                            out.push(((aggs, matches), 1));
+                        }
+                    });
+                    let items = plan.output.clone();
+                    let group_by = group.by.clone();
+                    reduced.explode(move |(key, (aggs, matches))| {
+                        let row = project_group(&items, &group_by, &key, &aggs);
+                        Some((row, matches as isize))
+                    })
+                }
+            };
+            let sink = sink.clone();
+            output
+                .inspect_batch(move |_time, updates| {
+                    let mut s = sink.lock().expect("output sink lock");
+                    s.extend(updates.iter().map(|(row, t, d)| (plan_index, row.clone(), *t, *d)));
+                })
+                .probe_with(&probe);
+            inputs.push(PlanInputs { scans: sessions });
+        }
+        Rendered { plans: inputs, probe }
+    })
+}
+
+/// Output row of an ungrouped plan: addresses as [`Datum::Addr`], records as themselves.
+fn project(items: &[OutputItem], layout: &RowLayout, row: &[Datum], _aggs: Option<&Row>) -> Row {
+    items
+        .iter()
+        .map(|item| match item {
+            OutputItem::Address(i) => Datum::Addr(layout.address(row, *i).expect("plan: exported address is bound")),
+            OutputItem::Record(i) => layout.record(row, *i).cloned().expect("plan: exported record is bound"),
+            OutputItem::Aggregate(_) => Datum::Null,
+        })
+        .collect()
+}
+
+/// Output row of a grouped plan, from the group key and the aggregates.
+fn project_group(items: &[OutputItem], by: &[compiler::hir::InstanceId], key: &Row, aggs: &Row) -> Row {
+    items
+        .iter()
+        .map(|item| match item {
+            OutputItem::Address(i) | OutputItem::Record(i) => {
+                let pos = by.iter().position(|b| b == i).expect("resolve: exported instances are grouped");
+                key[pos].clone()
+            }
+            OutputItem::Aggregate(k) => aggs[*k].clone(),
+        })
+        .collect()
+}
+
+/// Computes the aggregates of one group from its (argument values, multiplicity) pairs.
+fn aggregate(funcs: &[AggFunc], input: &[(&Row, isize)]) -> Row {
+    funcs
+        .iter()
+        .enumerate()
+        .map(|(k, func)| match func {
+            AggFunc::Count => Datum::Int(input.iter().map(|(_, d)| *d as i128).sum()),
+            AggFunc::CountDistinct => {
+                // `input` is sorted by value; count distinct non-null values present.
+                let mut n = 0i128;
+                let mut last: Option<&Datum> = None;
+                for (vals, d) in input {
+                    let v = &vals[k];
+                    if *d > 0 && !matches!(v, Datum::Null) && last != Some(v) {
+                        n += 1;
+                        last = Some(v);
+                    }
+                }
+                Datum::Int(n)
+            }
+            AggFunc::Sum => {
+                let mut acc: Option<Val<'_>> = None;
+                for (vals, d) in input {
+                    let v = vals[k].to_val();
+                    let times = Val::int(*d as i128);
+                    let term = match (&v, &times) {
+                        (Val::Num(a), Val::Num(b)) => Val::Num(a.mul(b)),
+                        (Val::Dur(a), _) => Val::Dur(a.saturating_mul(*d as i64)),
+                        _ => continue,
+                    };
+                    acc = Some(match (acc, term) {
+                        (None, t) => t,
+                        (Some(Val::Num(a)), Val::Num(b)) => Val::Num(a.add(&b)),
+                        (Some(Val::Dur(a)), Val::Dur(b)) => Val::Dur(a.saturating_add(b)),
+                        (Some(a), _) => a,
+                    });
+                }
+                acc.map(|v| Datum::from_val(&v)).unwrap_or(Datum::Int(0))
+            }
+            AggFunc::Min | AggFunc::Max => {
+                let mut best: Option<Val<'_>> = None;
+                for (vals, d) in input {
+                    if *d <= 0 {
+                        continue;
+                    }
+                    let v = vals[k].to_val();
+                    if matches!(v, Val::Null) {
+                        continue;
+                    }
+                    best = Some(match best {
+                        None => v,
+                        Some(b) => {
+                            let ord = eval::compare(&v, &b);
+                            let better = match func {
+                                AggFunc::Min => ord == Some(std::cmp::Ordering::Less),
+                                _ => ord == Some(std::cmp::Ordering::Greater),
+                            };
+                            if better {
+                                v
+                            } else {
+                                b
+                            }
+                        }
+                    });
+                }
+                best.map(|v| Datum::from_val(&v)).unwrap_or(Datum::Null)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,253 @@
+//! The batch run: read every input file once, filter each batch for every scan of every plan,
+//! feed the survivors into one dataflow that holds all plans, and collect consolidated results.
+//!
+//! Files are split between timely workers (file `i` goes to worker `i mod workers`); the
+//! dataflow exchanges rows by join and group keys, so the output is the same for any number
+//! of workers, and it is sorted before anyone sees it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use compiler::eval;
+use compiler::model::Entity;
+use compiler::plan::JoinPlan;
+
+use crate::datum::Datum;
+use crate::env::{EventRowEnv, FlowRowEnv};
+use crate::load::batch::{EventColumns, FlowColumns};
+use crate::load::files::FileTable;
+use crate::load::networks::Networks;
+use crate::load::{self, LoadError, LoadReport, ReadOptions};
+use crate::output::{consolidate, ResultSet};
+use crate::render::{self, Update};
+
+/// What a run reads.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// Flow archive files.
+    pub flows: FileTable,
+    /// Event archive files.
+    pub events: FileTable,
+    /// Address labels.
+    pub networks: Networks,
+}
+
+/// Counters a caller may watch while a run is under way (for a progress bar).
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files finished.
+    pub files_done: AtomicU64,
+    /// Rows decoded.
+    pub rows_read: AtomicU64,
+    /// Rows that passed at least one scan filter.
+    pub rows_kept: AtomicU64,
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Bad-row policy and time window.
+    pub read: ReadOptions,
+    /// Shared counters for progress display.
+    pub progress: Arc<Progress>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { workers: 1, read: ReadOptions::default(), progress: Arc::new(Progress::default()) }
+    }
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// One result set per plan, in plan order.
+    pub results: Vec<ResultSet>,
+    /// Per-file load reports (flows then events), sorted by file.
+    pub reports: Vec<LoadReport>,
+    /// Rows decoded.
+    pub rows_read: u64,
+    /// Rows that entered the dataflow (summed over scans).
+    pub rows_kept: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RunError {
+    /// Reading an input failed.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The dataflow could not start or a worker failed.
+    #[error("dataflow failed: {reason}")]
+    Dataflow {
+        /// What timely reported.
+        reason: String,
+    },
+}
+
+/// Columns every plan needs; records travel whole, so all canonical columns are read.
+pub fn requested_columns(plans: &[JoinPlan]) -> (FlowColumns, EventColumns) {
+    let mut flows = FlowColumns::all();
+    let mut events = EventColumns::all();
+    for p in plans {
+        for (entity, name) in &p.extra_columns {
+            match entity {
+                Entity::Connection if !flows.extra.contains(name) => flows.extra.push(name.clone()),
+                Entity::Event if !events.extra.contains(name) => events.extra.push(name.clone()),
+                _ => {}
+            }
+        }
+    }
+    (flows, events)
+}
+
+struct WorkerOut {
+    updates: Vec<Update>,
+    reports: Vec<LoadReport>,
+}
+
+/// Runs `plans` over `inputs` as one batch (a single epoch).
+pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<RunOutput, RunError> {
+    let started = Instant::now();
+    let (flow_req, event_req) = requested_columns(plans);
+    let plans: Arc<Vec<Arc<JoinPlan>>> = Arc::new(plans.iter().cloned().map(Arc::new).collect());
+    let shared = Arc::new((inputs.clone(), flow_req, event_req, options.clone()));
+    let worker_plans = plans.clone();
+    let guards = timely::execute(timely::Config::process(options.workers.max(1)), move |worker| -> Result<WorkerOut, LoadError> {
+        let (inputs, flow_req, event_req, options) = &*shared;
+        let networks = Arc::new(inputs.networks.clone());
+        let sink = Arc::new(Mutex::new(Vec::new()));
+        let mut rendered = render::render(worker, &worker_plans, networks.clone(), Arc::new(flow_req.extra.clone()), Arc::new(event_req.extra.clone()), sink.clone());
+        let (index, peers) = (worker.index(), worker.peers());
+        let mut reports = Vec::new();
+        let progress = &options.progress;
+        let mut failure = None;
+        for file in inputs.flows.files().iter().filter(|f| f.id.0 as usize % peers == index) {
+            let mut sink_batch = |batch: load::batch::FlowBatch| {
+                progress.rows_read.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                for (p, plan) in worker_plans.iter().enumerate() {
+                    for (s, scan) in plan.scans.iter().enumerate() {
+                        if scan.entity != Entity::Connection {
+                            continue;
+                        }
+                        let session = &mut rendered.plans[p].scans[s];
+                        for row in 0..batch.len() {
+                            if scan.same_ends && batch.src[row] != batch.dst[row] {
+                                continue;
+                            }
+                            let keep = match &scan.filter {
+                                None => true,
+                                Some(f) => {
+                                    let env = FlowRowEnv { batch: &batch, row, instance: scan.instance, addresses: &scan.addresses, networks: &networks, extra: &flow_req.extra };
+                                    eval::test(f, &env)
+                                }
+                            };
+                            if keep {
+                                progress.rows_kept.fetch_add(1, Ordering::Relaxed);
+                                session.update(Datum::Conn(Box::new(batch.to_conn(row))), 1);
+                            }
+                        }
+                    }
+                }
+            };
+            match load::read_flows(file, flow_req, &networks, &options.read, &mut sink_batch) {
+                Ok(report) => reports.push(report),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+            worker.step();
+        }
+        if failure.is_none() {
+            for file in inputs.events.files().iter().filter(|f| f.id.0 as usize % peers == index) {
+                let mut sink_batch = |batch: load::batch::EventBatch| {
+                    progress.rows_read.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    for (p, plan) in worker_plans.iter().enumerate() {
+                        for (s, scan) in plan.scans.iter().enumerate() {
+                            if scan.entity != Entity::Event {
+                                continue;
+                            }
+                            let session = &mut rendered.plans[p].scans[s];
+                            for row in 0..batch.len() {
+                                if scan.same_ends && batch.src[row] != batch.dst[row] {
+                                    continue;
+                                }
+                                let keep = match &scan.filter {
+                                    None => true,
+                                    Some(f) => {
+                                        let env = EventRowEnv { batch: &batch, row, instance: scan.instance, addresses: &scan.addresses, networks: &networks, extra: &event_req.extra };
+                                        eval::test(f, &env)
+                                    }
+                                };
+                                if keep {
+                                    progress.rows_kept.fetch_add(1, Ordering::Relaxed);
+                                    session.update(Datum::Event(Box::new(batch.to_event(row))), 1);
+                                }
+                            }
+                        }
+                    }
+                };
+                match load::read_events(file, event_req, &networks, &options.read, &mut sink_batch) {
+                    Ok(report) => reports.push(report),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+                progress.files_done.fetch_add(1, Ordering::Relaxed);
+                worker.step();
+            }
+        }
+        // Close every input (also on failure, so other workers are not left waiting).
+        for plan in &mut rendered.plans {
+            for session in &mut plan.scans {
+                session.advance_to(1);
+                session.flush();
+            }
+        }
+        let probe = rendered.probe.clone();
+        worker.step_while(|| probe.less_than(&1));
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let updates = std::mem::take(&mut *sink.lock().expect("output sink lock"));
+        Ok(WorkerOut { updates, reports })
+    })
+    .map_err(|reason| RunError::Dataflow { reason })?;
+
+    let mut updates = Vec::new();
+    let mut reports = Vec::new();
+    for result in guards.join() {
+        match result {
+            Ok(Ok(out)) => {
+                updates.extend(out.updates);
+                reports.extend(out.reports);
+            }
+            Ok(Err(e)) => return Err(RunError::Load(e)),
+            Err(reason) => return Err(RunError::Dataflow { reason }),
+        }
+    }
+    reports.sort_by(|a, b| a.file.cmp(&b.file).then(a.display.cmp(&b.display)));
+    let results = plans
+        .iter()
+        .enumerate()
+        .map(|(k, plan)| {
+            let rows = updates.iter().filter(|u| u.0 == k).map(|u| (u.1.clone(), u.3 as i64));
+            ResultSet::new(plan, consolidate(rows))
+        })
+        .collect();
+    Ok(RunOutput {
+        results,
+        reports,
+        rows_read: options.progress.rows_read.load(Ordering::Relaxed),
+        rows_kept: options.progress.rows_kept.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    })
+}
