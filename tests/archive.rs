@@ -345,7 +345,8 @@ pub fn read_events(root: &Path) -> anyhow::Result<Loaded<Ev>> {
                         dst: address(dst, idx)?,
                         signature: optional(signature, idx, || signature.value(idx).to_owned())?,
                         severity: optional(severity, idx, || severity.value(idx))?,
-                        category: optional(category, idx, || category.value(idx).to_owned())?,
+                        // `category` is optional in the flow model: a null reads as empty.
+                        category: optional(category, idx, || category.value(idx).to_owned()).unwrap_or_default(),
                     })
                 })();
                 match record {

@@ -5,7 +5,8 @@
 //! [`RecordBatch`]es in exactly the canonical schema of `flow-model.md` (flows:
 //! `start_time`, `end_time` as `Timestamp(Microsecond, "UTC")`, `src_addr`, `dst_addr` Utf8,
 //! ports UInt16, `protocol` UInt8, four UInt64 counters, `service` nullable Utf8; events:
-//! `time`, `src_addr`, `dst_addr`, `signature`, `severity` Int32, `category`), followed by
+//! `time`, `src_addr`, `dst_addr` (null when a Zeek notice names no destination), `signature`,
+//! `severity` Int32, `category`), followed by
 //! `source_row` (UInt64, the record's 0-based ordinal among the file's data records,
 //! malformed ones included, so a record keeps its identity whatever else fails) and then
 //! every other field of the input as a nullable Utf8 column under its own name. The loader
