@@ -12,7 +12,7 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
@@ -111,6 +111,22 @@ enum Command {
         #[arg(long)]
         sample: bool,
     },
+    /// Rewrite pattern files in canonical layout, keeping comments
+    #[command(after_help = "Examples:\n  flowpat fmt patterns/\n  flowpat fmt --check patterns/   # exit 1 if a file is not formatted")]
+    Fmt {
+        /// Pattern files or folders
+        #[arg(required = true)]
+        patterns: Vec<PathBuf>,
+        /// Do not write; list files that are not formatted and exit 1 if any
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a shell completion script
+    #[command(after_help = "Example:\n  flowpat completions bash > /etc/bash_completion.d/flowpat")]
+    Completions {
+        /// Shell
+        shell: clap_complete::Shell,
+    },
     /// Write a deterministic synthetic archive with planted cases for every catalog pattern
     #[command(after_help = "Example:\n  flowpat generate --rows 1000000 --seed 7 --out bench/data/1m")]
     Generate {
@@ -137,6 +153,47 @@ fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
             _ => anyhow::bail!("--param takes NAME=VALUE, got `{p}`"),
         })
         .collect()
+}
+
+/// `flowpat fmt`: canonical layout, in place (temp file + rename) or `--check`.
+fn fmt(args: &[PathBuf], check: bool) -> Result<ExitCode> {
+    let files = patterns::pattern_files(args)?;
+    let mut unformatted = 0;
+    let mut broken = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let source = compiler::source::Source { id: compiler::source::SourceId(0), name: file.display().to_string(), text };
+        let (ast, errors) = compiler::syntax::parse(&source);
+        if !errors.is_empty() {
+            let mut map = compiler::source::SourceMap::new();
+            map.add(source.name.clone(), source.text.clone());
+            for e in errors {
+                eprintln!("{}", compiler::diagnostic::Diagnostic::from(e).one_line(&map));
+            }
+            broken += 1;
+            continue;
+        }
+        let Some(ast) = ast else { continue };
+        let formatted = compiler::fmt::format(&source, &ast);
+        if formatted == source.text {
+            continue;
+        }
+        unformatted += 1;
+        if check {
+            println!("{}", file.display());
+        } else {
+            let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, formatted.as_bytes())?;
+            tmp.persist(file).with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("formatted {}", file.display());
+        }
+    }
+    if broken > 0 {
+        eprintln!("{broken} file(s) not formatted because they do not parse");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if check && unformatted > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn main() -> ExitCode {
@@ -182,6 +239,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params, sample } => {
             let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
             run::run(run::RunArgs { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params: parse_params(&params)?, sample })
+        }
+        Command::Fmt { patterns, check } => fmt(&patterns, check),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "flowpat", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Generate { rows, seed, files, out } => {
             let opts = engine::generate::GenerateOptions { rows, seed, files, out_dir: out.clone(), ..Default::default() };

@@ -128,3 +128,4 @@ fn parse_overrides(params: &[(String, String)], sources: &mut SourceMap) -> Vec<
         })
         .collect()
 }
+pub mod fmt;

@@ -58,3 +58,68 @@ fn diagnostics() {
         insta::assert_snapshot!(render(&sources, &diags));
     });
 }
+
+/// Debug text of an AST with every span blanked, to compare trees "spans aside".
+fn shape(file: &compiler::ast::File) -> String {
+    let text = format!("{file:?}");
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    // Spans print as `start..end`; blank every digit run that is followed by `..`.
+    let mut digits = String::new();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            if c == '.' && chars.peek() == Some(&'.') {
+                chars.next();
+                while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    chars.next();
+                }
+                out.push_str("_");
+            } else {
+                out.push_str(&digits);
+                out.push(c);
+            }
+            digits.clear();
+            continue;
+        }
+        out.push(c);
+    }
+    out.push_str(&digits);
+    out
+}
+
+fn parse(name: &str, text: &str) -> (compiler::source::Source, compiler::ast::File) {
+    let source = compiler::source::Source { id: compiler::source::SourceId(0), name: name.into(), text: text.into() };
+    let (file, errors) = compiler::syntax::parse(&source);
+    assert!(errors.is_empty(), "{name}: {errors:?}");
+    (source.clone(), file.expect("parsed"))
+}
+
+#[test]
+fn format_round_trips_and_is_idempotent() {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("../patterns").expect("patterns dir").map(|e| e.expect("entry").path()).collect();
+    files.push("tests/data/seed.pattern".into());
+    files.sort();
+    for path in files {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let (source, ast) = parse(&name, &text);
+        let formatted = compiler::fmt::format(&source, &ast);
+        let (source2, ast2) = parse(&name, &formatted);
+        assert_eq!(shape(&ast), shape(&ast2), "{name}: formatting changed the tree:\n{formatted}");
+        assert_eq!(compiler::fmt::format(&source2, &ast2), formatted, "{name}: formatting is not idempotent");
+        // Every comment survives.
+        let count = |t: &str| t.lines().filter(|l| l.trim_start().starts_with("//")).count();
+        assert_eq!(count(&text), count(&formatted), "{name}: comments lost");
+    }
+}
+
+#[test]
+fn format_keeps_comments_in_place() {
+    let text = "// head\nsearch a is\n  // before conn\n  instance conn : NetworkConnection where destPort = 21 ; // trailing\n  export conn; end\nend\n";
+    let (source, ast) = parse("t", text);
+    insta::assert_snapshot!(compiler::fmt::format(&source, &ast));
+}
