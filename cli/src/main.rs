@@ -5,6 +5,7 @@
 //! from `check`, unformatted files from `fmt --check`, differences from `diff`), 2 usage,
 //! 3 data or I/O error.
 
+mod config;
 mod output;
 mod patterns;
 mod run;
@@ -110,6 +111,28 @@ enum Command {
         /// Use the built-in sample archive (generated on first use)
         #[arg(long)]
         sample: bool,
+        /// Defaults file [default: flowpat.toml in this folder or a parent]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Explain one result: which records bound each instance and which clause each satisfied
+    #[command(after_help = "Examples:
+  flowpat why patterns/exfiltration.pattern --sample --row 0
+  flowpat why patterns/ftp-exfiltration.pattern --flows f/ --events e/ --networks n.csv --key conn=part-0001.parquet:774")]
+    Why {
+        /// The pattern file (its first pattern, or the one named by --pattern)
+        pattern: PathBuf,
+        /// Which pattern of the file, by name
+        #[arg(long = "pattern", value_name = "NAME")]
+        name: Option<String>,
+        /// The result's 0-based position in the sorted results
+        #[arg(long, conflicts_with = "key")]
+        row: Option<usize>,
+        /// Select the result whose columns match: COL=VALUE[,COL=VALUE…] (record columns as file:row)
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Rewrite pattern files in canonical layout, keeping comments
     #[command(after_help = "Examples:\n  flowpat fmt patterns/\n  flowpat fmt --check patterns/   # exit 1 if a file is not formatted")]
@@ -143,6 +166,29 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+/// Where data comes from, for commands that read archives.
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Flow archive: Parquet or Arrow IPC files, folders or globs
+    #[arg(long, value_name = "PATH")]
+    flows: Vec<PathBuf>,
+    /// Event archive
+    #[arg(long, value_name = "PATH")]
+    events: Vec<PathBuf>,
+    /// Networks file
+    #[arg(long, value_name = "FILE")]
+    networks: Option<PathBuf>,
+    /// Use the built-in sample archive
+    #[arg(long)]
+    sample: bool,
+    /// Override a parameter: NAME=VALUE
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Defaults file [default: flowpat.toml in this folder or a parent]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
@@ -236,9 +282,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", texts.join("\n"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params, sample } => {
+        Command::Run { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params, sample, config } => {
+            let workers_given = workers.is_some();
             let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            run::run(run::RunArgs { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params: parse_params(&params)?, sample })
+            let mut args = run::RunArgs { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params: parse_params(&params)?, sample };
+            config::apply(&mut args, config.as_deref(), workers_given)?;
+            run::run(args)
+        }
+        Command::Why { pattern, name, row, key, data } => {
+            let mut args = run::RunArgs {
+                patterns: vec![pattern],
+                flows: data.flows,
+                events: data.events,
+                networks: data.networks,
+                workers: 1,
+                since: None,
+                until: None,
+                limit: None,
+                format: output::Format::Table,
+                out: None,
+                quiet: true,
+                strict: false,
+                params: parse_params(&data.params)?,
+                sample: data.sample,
+            };
+            config::apply(&mut args, data.config.as_deref(), false)?;
+            run::why(args, name, row, key)
         }
         Command::Fmt { patterns, check } => fmt(&patterns, check),
         Command::Completions { shell } => {

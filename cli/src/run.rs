@@ -65,7 +65,16 @@ pub fn sample_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-pub fn run(mut args: RunArgs) -> Result<ExitCode> {
+/// What every data-reading command needs: compiled patterns and opened inputs.
+pub struct Setup {
+    pub compiled: patterns::CompiledSet,
+    pub inputs: Inputs,
+    pub read: ReadOptions,
+}
+
+/// Compiles the patterns (stopping before any data is read if one does not compile: `Ok(None)`),
+/// then finds the input files and reads the networks file.
+pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
     if args.sample {
         let dir = sample_dir()?;
         if args.flows.is_empty() {
@@ -78,12 +87,11 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode> {
             args.networks = Some(dir.join("networks.csv"));
         }
     }
-    // Compile first: a pattern that does not compile stops the run before any data is read.
     let files = patterns::pattern_files(&args.patterns)?;
     let compiled = patterns::compile_files(&files, &compiler::CompileOptions { params: args.params.clone() })?;
     eprint!("{}", patterns::render_diagnostics(&compiled, patterns::color()));
     if compiled.has_errors() {
-        return Ok(ExitCode::from(1));
+        return Ok(None);
     }
     if compiled.patterns.is_empty() {
         bail!("no patterns to run in {}", args.patterns.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
@@ -103,10 +111,15 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode> {
         until: args.until.as_deref().map(parse_time).transpose()?,
         ..ReadOptions::default()
     };
+    Ok(Some(Setup { compiled, inputs: Inputs { flows, events, networks }, read }))
+}
+
+pub fn run(mut args: RunArgs) -> Result<ExitCode> {
+    let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
+    let (flows, events) = (inputs.flows.clone(), inputs.events.clone());
     let progress = Arc::new(Progress::default());
     let options = RunOptions { workers: args.workers.max(1), read, progress: progress.clone() };
     let plans: Vec<compiler::plan::JoinPlan> = compiled.patterns.iter().map(|(_, c)| c.plan.clone()).collect();
-    let inputs = Inputs { flows: flows.clone(), events: events.clone(), networks };
     let total_files = (flows.len() + events.len()) as u64;
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
@@ -191,3 +204,76 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+
+/// `flowpat why`: runs one pattern and explains one of its results.
+pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Option<String>) -> Result<ExitCode> {
+    let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
+    let chosen = match &name {
+        Some(n) => compiled.patterns.iter().find(|(_, c)| &c.pattern.name == n).with_context(|| {
+            let names: Vec<&str> = compiled.patterns.iter().map(|(_, c)| c.pattern.name.as_str()).collect();
+            format!("no pattern named `{n}` (the file has: {})", names.join(", "))
+        })?,
+        None => &compiled.patterns[0],
+    };
+    let plan = chosen.1.plan.clone();
+    let options = RunOptions { workers: 1, read, progress: Arc::new(Progress::default()) };
+    let out = engine::run::run(std::slice::from_ref(&plan), &inputs, &options).context("running the pattern")?;
+    let set = &out.results[0];
+    if set.rows.is_empty() {
+        bail!("`{}` has no results on this data", set.pattern);
+    }
+    let header = set.header();
+    let index = match (row, &key) {
+        (Some(r), _) => {
+            if r >= set.rows.len() {
+                bail!("--row {r} is past the last result ({} results, numbered from 0)", set.rows.len());
+            }
+            r
+        }
+        (None, Some(k)) => {
+            let wanted: Vec<(String, String)> = k
+                .split(',')
+                .map(|kv| kv.split_once('=').map(|(a, b)| (a.trim().to_string(), b.trim().to_string())).with_context(|| format!("--key takes COL=VALUE pairs, got `{kv}`")))
+                .collect::<Result<_>>()?;
+            set.rows
+                .iter()
+                .position(|r| {
+                    let cells = set.cells(r, &inputs.flows, &inputs.events);
+                    wanted.iter().all(|(col, val)| {
+                        if let Some(k) = header.iter().position(|h| h == col) {
+                            return &cells[k] == val;
+                        }
+                        // A record column `conn=file:row`.
+                        match (header.iter().position(|h| *h == format!("{col}.file")), header.iter().position(|h| *h == format!("{col}.row"))) {
+                            (Some(f), Some(rr)) => format!("{}:{}", cells[f], cells[rr]) == *val,
+                            _ => false,
+                        }
+                    })
+                })
+                .with_context(|| format!("no result of `{}` matches --key {k}", set.pattern))?
+        }
+        (None, None) => 0,
+    };
+    let result = &set.rows[index];
+    let flows = &inputs.flows;
+    let events = &inputs.events;
+    let describe = |d: &engine::datum::Datum| match d {
+        engine::datum::Datum::Conn(c) => format!("flow {} row {}", flows.get(c.id.file).map(|f| f.display.as_str()).unwrap_or("?"), c.id.row),
+        engine::datum::Datum::Event(e) => format!("event {} row {}", events.get(e.id.file).map(|f| f.display.as_str()).unwrap_or("?"), e.id.row),
+        other => engine::output::datum_text(other),
+    };
+    println!("result {index} of {} of `{}` ({} match{}):", set.rows.len(), set.pattern, result.count, if result.count == 1 { "" } else { "es" });
+    for b in engine::why::explain_row(&plan, result, &inputs.networks, &describe) {
+        println!("  {} = {}", b.instance, b.bound_to);
+        for c in b.clauses {
+            let mark = match c.holds {
+                Some(true) => "✓",
+                Some(false) => "✗",
+                None => "?",
+            };
+            let values = if c.values.is_empty() { String::new() } else { format!("   [{}]", c.values.join(", ")) };
+            println!("      {mark} {}{values}", c.text);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

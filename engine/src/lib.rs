@@ -9,6 +9,7 @@
 
 pub mod datum;
 pub mod env;
+pub mod estimate;
 pub mod generate;
 pub mod load;
 pub mod model;
@@ -16,3 +17,4 @@ pub mod output;
 pub mod presets;
 pub mod render;
 pub mod run;
+pub mod why;
