@@ -113,6 +113,8 @@ pub struct ChainPlan {
     pub min_hops: u32,
     /// Upper bound (`None`: until no new hop is found).
     pub max_hops: Option<u32>,
+    /// Predicates of the end addresses that no record binds, checked on the chain's rows.
+    pub endpoint_filter: Option<Expr>,
 }
 
 /// One exported column group.
@@ -200,16 +202,13 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
     if records.is_empty() && p.chains.is_empty() {
         return Err(PlanError::Unsupported { pattern: p.name.clone(), what: "a pattern without connections or events".into() });
     }
-    if !p.chains.is_empty() {
-        return Err(PlanError::Unsupported { pattern: p.name.clone(), what: "`chain` (recursive hops)".into() });
-    }
 
     // Join order: declaration order, each next record sharing an address with those joined
     // (cross products last, which `resolve` allows only when asked).
     let shares = |a: InstanceId, b: InstanceId| {
         p.edges.iter().any(|x| x.record == a && p.edges.iter().any(|y| y.record == b && y.address == x.address))
     };
-    let mut order = vec![records[0]];
+    let mut order: Vec<InstanceId> = records.first().copied().into_iter().collect();
     while order.len() < records.len() {
         let next = records
             .iter()
@@ -243,6 +242,7 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
         Scan { instance: record, entity: p.instances[record.index()].entity, filter, addresses, same_ends }
     };
 
+    let mut pending_for_chains: Vec<Expr> = Vec::new();
     let mut joins = Vec::new();
     let mut bound: Vec<InstanceId> = Vec::new();
     for (k, r) in order.iter().enumerate() {
@@ -284,7 +284,10 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
         pending = rest;
         joins.push(JoinStep { scan: scan_id, left_key, right_key, residual: ready });
     }
-    // Anything left reads only addresses already bound by the first record (or nothing).
+    // Anything left reads only addresses already bound by the first record, or a chain's ends.
+    if records.is_empty() {
+        pending_for_chains = std::mem::take(&mut pending);
+    }
     if !pending.is_empty() {
         if let Some(first) = scans.first_mut() {
             for e in pending.drain(..) {
@@ -328,6 +331,22 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
         antijoins.push(AntiJoin { scans: vec![scan_id], outer_key, inner_key, residual: a.requires.iter().cloned().flat_map(Expr::conjuncts).collect() });
     }
 
+    let mut chains = Vec::new();
+    for c in &p.chains {
+        let scan_id = ScanId(scans.len() as u32);
+        scans.push(Scan { instance: c.step, entity: Entity::Connection, filter: c.predicate.clone(), addresses: vec![], same_ends: false });
+        let mut endpoint_filter = None;
+        for end in [c.from, c.to] {
+            if !addresses.iter().any(|b| b.address == end) {
+                endpoint_filter = Expr::and(endpoint_filter, p.instances[end.index()].predicate.clone());
+            }
+        }
+        for e in pending_for_chains.drain(..) {
+            endpoint_filter = Expr::and(endpoint_filter, Some(e));
+        }
+        chains.push(ChainPlan { scan: scan_id, from: c.from, to: c.to, min_hops: c.min_hops, max_hops: c.max_hops, endpoint_filter });
+    }
+
     let group = p.group.as_ref().map(|g| GroupPlan {
         by: g.by.clone(),
         aggregates: g.aggregates.iter().map(|a| AggregatePlan { name: a.name.clone(), func: a.func, arg: a.arg.clone() }).collect(),
@@ -352,7 +371,7 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
         joins,
         addresses,
         antijoins,
-        chains: vec![],
+        chains,
         group,
         output,
         extra_columns: p.extra_columns.clone(),
@@ -360,6 +379,12 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
 }
 
 impl JoinPlan {
+    /// Whether the pattern binds any record outside chains (else it starts from the chains).
+    pub fn has_records(&self) -> bool {
+        let chain_scans: Vec<ScanId> = self.chains.iter().map(|c| c.scan).collect();
+        !self.scans.is_empty() && !chain_scans.contains(&self.first) && self.scans[self.first.0 as usize].entity.is_record() && !self.antijoins.iter().any(|a| a.scans.contains(&self.first))
+    }
+
     /// The scan with this id.
     pub fn scan(&self, id: ScanId) -> &Scan {
         &self.scans[id.0 as usize]
@@ -415,8 +440,10 @@ impl fmt::Display for JoinPlan {
             }
             Ok(())
         };
-        scan_line(f, self.scan(self.first), step)?;
-        step += 1;
+        if self.has_records() {
+            scan_line(f, self.scan(self.first), step)?;
+            step += 1;
+        }
         for j in &self.joins {
             scan_line(f, self.scan(j.scan), step)?;
             step += 1;
@@ -445,6 +472,25 @@ impl fmt::Display for JoinPlan {
             writeln!(f, "  {step}. anti-join: drop rows with a witness on [{}]", keys.join(", "))?;
             for r in &a.residual {
                 writeln!(f, "       witness condition: {}", self.show(r))?;
+            }
+            step += 1;
+        }
+        for c in &self.chains {
+            scan_line(f, self.scan(c.scan), step)?;
+            step += 1;
+            let hops = match c.max_hops {
+                Some(m) => format!("{}..{m}", c.min_hops),
+                None => format!("{}.. (until no new hop)", c.min_hops),
+            };
+            writeln!(
+                f,
+                "  {step}. iterate: chains of `{}` steps from `{}` to `{}`, hops {hops}, each step starting after the previous one (distinct endpoints)",
+                self.names[self.scan(c.scan).instance.index()],
+                self.names[c.from.index()],
+                self.names[c.to.index()]
+            )?;
+            if let Some(e) = &c.endpoint_filter {
+                writeln!(f, "       on each chain: {}", self.show(e))?;
             }
             step += 1;
         }

@@ -161,6 +161,8 @@ pub struct RowLayout {
     pub records: Vec<(InstanceId, usize)>,
     /// Address instance → the record and end it is read from.
     pub addresses: Vec<AddrBinding>,
+    /// Address instance → position of a [`Datum::Addr`] in the row (ends of chains).
+    pub addr_slots: Vec<(InstanceId, usize)>,
     /// Extra column names, per entity: flows', then events' (aligned with `Conn::extra`/`Event::extra`).
     pub flow_extra: Vec<String>,
     /// Events' extra column names.
@@ -175,6 +177,12 @@ impl RowLayout {
 
     /// The address `inst` in `row`.
     pub fn address(&self, row: &[Datum], inst: InstanceId) -> Option<Addr> {
+        if let Some((_, pos)) = self.addr_slots.iter().find(|(i, _)| *i == inst) {
+            return match row.get(*pos) {
+                Some(Datum::Addr(a)) => Some(*a),
+                _ => None,
+            };
+        }
         let b = self.addresses.iter().find(|b| b.address == inst)?;
         match (self.record(row, b.record)?, b.role) {
             (Datum::Conn(c), Role::Source) => Some(c.src),

@@ -73,32 +73,102 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 sessions.push(input);
                 colls.push(Some(coll));
             }
-            let mut layout = RowLayout { records: vec![], addresses: vec![], flow_extra: (*flow_extra).clone(), event_extra: (*event_extra).clone() };
+            let mut layout = RowLayout { records: vec![], addresses: vec![], addr_slots: vec![], flow_extra: (*flow_extra).clone(), event_extra: (*event_extra).clone() };
             let first = plan.first.0 as usize;
-            layout.records.push((plan.scans[first].instance, 0));
-            let mut rows: VecCollection<'_, Epoch, Row, isize> = colls[first].take().expect("plan: first scan used once").map(|d| vec![d]);
+            let mut rows: Option<VecCollection<'_, Epoch, Row, isize>> = None;
+            if plan.has_records() {
+                layout.records.push((plan.scans[first].instance, 0));
+                rows = Some(colls[first].take().expect("plan: first scan used once").map(|d| vec![d]));
+            }
 
             for step in &plan.joins {
                 let idx = step.scan.0 as usize;
                 let scan_coll = colls[idx].take().expect("plan: each scan joined once");
                 let left_layout = layout.clone();
                 let left_key = step.left_key.clone();
-                let keyed_left = rows.map(move |row| (left_key.iter().map(|b| read_addr(&row, &left_layout, b)).collect::<Vec<Addr>>(), row));
+                let keyed_left = rows.take().expect("plan: joins follow the first record").map(move |row| (left_key.iter().map(|b| read_addr(&row, &left_layout, b)).collect::<Vec<Addr>>(), row));
                 let right_key = step.right_key.clone();
                 let keyed_right = scan_coll.map(move |d| (right_key.iter().map(|b| rec_addr(&d, b.role)).collect::<Vec<Addr>>(), d)).arrange_by_key();
                 layout.records.push((plan.scans[idx].instance, layout.records.len()));
                 let residual = step.residual.clone();
                 let pair_layout = layout.clone();
                 let nets = networks.clone();
-                rows = keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
+                rows = Some(keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
                     let mut joined = row.clone();
                     joined.push(rec.clone());
                     let env = RowEnv { layout: &pair_layout, row: &joined, networks: &nets, aggs: &[] };
                     let ok = residual.iter().all(|c| eval::test(c, &env));
                     ok.then_some(joined)
-                });
+                }));
             }
             layout.addresses = plan.addresses.clone();
+
+            for chain in &plan.chains {
+                let steps = colls[chain.scan.0 as usize].take().expect("plan: each scan used once");
+                let reach = chain_reach(steps, chain.min_hops, chain.max_hops);
+                let bound = |i| layout.addresses.iter().any(|b| b.address == i) || layout.addr_slots.iter().any(|(a, _)| *a == i);
+                let (from_bound, to_bound) = (bound(chain.from), bound(chain.to));
+                let width = layout.records.len() + layout.addr_slots.len();
+                let joined = match rows.take() {
+                    None => {
+                        layout.addr_slots.push((chain.from, 0));
+                        layout.addr_slots.push((chain.to, 1));
+                        reach.map(|(a, b)| vec![Datum::Addr(a), Datum::Addr(b)])
+                    }
+                    Some(current) => {
+                        let key_layout = layout.clone();
+                        let (from, to) = (chain.from, chain.to);
+                        let keyed = current.map(move |row| {
+                            let mut key = Vec::new();
+                            if from_bound {
+                                key.push(key_layout.address(&row, from).expect("plan: bound chain end"));
+                            }
+                            if to_bound {
+                                key.push(key_layout.address(&row, to).expect("plan: bound chain end"));
+                            }
+                            (key, row)
+                        });
+                        let reach_keyed = reach
+                            .map(move |(a, b)| {
+                                let mut key = Vec::new();
+                                if from_bound {
+                                    key.push(a);
+                                }
+                                if to_bound {
+                                    key.push(b);
+                                }
+                                (key, (a, b))
+                            })
+                            .arrange_by_key();
+                        let mut slot = width;
+                        if !from_bound {
+                            layout.addr_slots.push((chain.from, slot));
+                            slot += 1;
+                        }
+                        if !to_bound {
+                            layout.addr_slots.push((chain.to, slot));
+                        }
+                        keyed.join_core(reach_keyed, move |_k, row: &Row, &(a, b): &(Addr, Addr)| {
+                            let mut out = row.clone();
+                            if !from_bound {
+                                out.push(Datum::Addr(a));
+                            }
+                            if !to_bound {
+                                out.push(Datum::Addr(b));
+                            }
+                            Some(out)
+                        })
+                    }
+                };
+                rows = Some(match &chain.endpoint_filter {
+                    None => joined,
+                    Some(f) => {
+                        let (f, filter_layout, nets) = (f.clone(), layout.clone(), networks.clone());
+                        joined.filter(move |row| eval::test(&f, &RowEnv { layout: &filter_layout, row, networks: &nets, aggs: &[] }))
+                    }
+                });
+            }
+            let mut rows = rows.expect("plan: a pattern binds a record or a chain");
 
             for anti in &plan.antijoins {
                 let idx = anti.scans[0].0 as usize;
@@ -152,7 +222,7 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                     });
                     let funcs: Vec<AggFunc> = group.aggregates.iter().map(|a| a.func).collect();
                     let having = group.having.clone();
-                    let having_layout = RowLayout { records: vec![], addresses: vec![], flow_extra: vec![], event_extra: vec![] };
+                    let having_layout = RowLayout { records: vec![], addresses: vec![], addr_slots: vec![], flow_extra: vec![], event_extra: vec![] };
                     let nets = networks.clone();
                     let reduced = keyed.reduce(move |_key, input: &[(&Row, isize)], out: &mut Vec<((Row, i64), isize)>| {
                         let aggs = aggregate(&funcs, input);
@@ -181,6 +251,34 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
         }
         Rendered { plans: inputs, probe }
     })
+}
+
+/// All (origin, end) address pairs joined by a chain of `steps` (connections), each step
+/// starting after the previous one, with `min..=max` hops. Iterates to a fixed point; hop counts
+/// above `min` are folded into `min` when unbounded, so the state stays finite.
+fn chain_reach<'s>(steps: VecCollection<'s, Epoch, Datum, isize>, min: u32, max: Option<u32>) -> VecCollection<'s, Epoch, (Addr, Addr), isize> {
+    use differential_dataflow::operators::Iterate;
+    let edges = steps.flat_map(|d| match d {
+        Datum::Conn(c) => Some((c.src, (c.dst, c.start))),
+        _ => None,
+    });
+    let next = move |h: u32| match max {
+        Some(_) => h + 1,
+        None => (h + 1).min(min),
+    };
+    let seed = edges.clone().map(move |(s, (d, t))| (s, d, t, next(0)));
+    let paths = seed.clone().iterate(|scope, inner| {
+        let edges = edges.enter(scope).arrange_by_key();
+        let seed = seed.enter(scope);
+        inner
+            .map(|(o, e, t, h)| (e, (o, t, h)))
+            .join_core(edges, move |_e, &(o, t, h): &(Addr, i64, u32), &(d, t2): &(Addr, i64)| {
+                (t2 > t && max.is_none_or(|m| h < m)).then(|| (o, d, t2, next(h)))
+            })
+            .concat(seed)
+            .distinct()
+    });
+    paths.filter(move |(_, _, _, h)| *h >= min && max.is_none_or(|m| *h <= m)).map(|(o, d, _, _)| (o, d)).distinct()
 }
 
 /// Output row of an ungrouped plan: addresses as [`Datum::Addr`], records as themselves.

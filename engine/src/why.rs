@@ -56,7 +56,7 @@ fn values_read(e: &Expr, env: &RowEnv<'_>, names: &[String]) -> Vec<String> {
 /// Explains `row` of `plan`'s results. Records not exported are not in the row; clauses that
 /// read them are shown as unknown.
 pub fn explain_row(plan: &JoinPlan, row: &ResultRow, networks: &Networks, describe_record: &dyn Fn(&Datum) -> String) -> Vec<Binding> {
-    let mut layout = RowLayout { records: vec![], addresses: vec![], flow_extra: vec![], event_extra: vec![] };
+    let mut layout = RowLayout { records: vec![], addresses: vec![], addr_slots: vec![], flow_extra: vec![], event_extra: vec![] };
     let mut addr_values: Vec<(InstanceId, Datum)> = Vec::new();
     for (pos, (item, value)) in plan.output.iter().zip(&row.values).enumerate() {
         match item {
