@@ -254,7 +254,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// Help text listing a suggestion or the valid names.
-pub fn did_you_mean<'a>(name: &str, candidates: &[&'a str]) -> String {
+pub fn did_you_mean(name: &str, candidates: &[&str]) -> String {
     match suggest(name, candidates.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!("expected one of: {}", candidates.join(", ")),

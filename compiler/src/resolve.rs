@@ -237,7 +237,7 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
             if let hir::ExportItem::Instance(id) = item {
                 if !g.by.contains(id) {
                     let inst = &r.instances[id.index()];
-                    r.diags.push(invalid(format!("`{}` is exported but not grouped by", inst.name), format!("add it to `group by`, or export an aggregate over it"), inst.span));
+                    r.diags.push(invalid(format!("`{}` is exported but not grouped by", inst.name), "add it to `group by`, or export an aggregate over it".to_string(), inst.span));
                 }
             }
         }
@@ -848,7 +848,7 @@ impl Resolver<'_, '_> {
         }
         // Union-find over instances joined by edges and chains.
         let mut parent: Vec<usize> = (0..self.instances.len()).collect();
-        fn find(p: &mut Vec<usize>, x: usize) -> usize {
+        fn find(p: &mut [usize], x: usize) -> usize {
             let mut r = x;
             while p[r] != r {
                 r = p[r];
@@ -891,7 +891,7 @@ impl Resolver<'_, '_> {
         for inst in &self.instances {
             let Some(p) = &inst.predicate else { continue };
             // (attr) -> (lower bound, strict), (upper bound, strict), equalities
-            let mut bounds: BTreeMap<Attr, (Option<(Num, bool)>, Option<(Num, bool)>)> = BTreeMap::new();
+            let mut bounds: BTreeMap<Attr, (Option<Bound>, Option<Bound>)> = BTreeMap::new();
             let mut eqs: BTreeMap<Attr, Vec<Value>> = BTreeMap::new();
             for c in p.clone().conjuncts() {
                 let Expr::Bin(op, l, r) = &c else { continue };
@@ -988,6 +988,9 @@ impl Resolver<'_, '_> {
         out
     }
 }
+
+/// A literal bound on an attribute and whether it is strict.
+type Bound = (Num, bool);
 
 fn flip(op: BinOp) -> BinOp {
     match op {

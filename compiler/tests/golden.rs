@@ -77,7 +77,7 @@ fn shape(file: &compiler::ast::File) -> String {
                 while chars.peek().is_some_and(|d| d.is_ascii_digit()) {
                     chars.next();
                 }
-                out.push_str("_");
+                out.push('_');
             } else {
                 out.push_str(&digits);
                 out.push(c);
