@@ -5,10 +5,17 @@
 //! from `check`, unformatted files from `fmt --check`, differences from `diff`), 2 usage,
 //! 3 data or I/O error.
 
+mod catalog;
+mod cluster;
 mod config;
+mod diff;
+mod import;
 mod output;
 mod patterns;
+mod pivot;
 mod run;
+mod views;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,14 +59,16 @@ enum Command {
         params: Vec<String>,
     },
     /// Show how patterns run: their rules and join plans
-    #[command(after_help = "Example:\n  flowpat explain patterns/port-jumping.pattern")]
+    #[command(after_help = "Examples:\n  flowpat explain patterns/port-jumping.pattern\n  flowpat explain --analyze patterns/ --sample")]
     Explain {
         /// Pattern files or folders
         #[arg(required = true)]
         patterns: Vec<PathBuf>,
-        /// Override a parameter: NAME=VALUE
-        #[arg(long = "param", value_name = "NAME=VALUE")]
-        params: Vec<String>,
+        /// Also run the patterns and show the rows out of every operator
+        #[arg(long)]
+        analyze: bool,
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Run patterns over flow and event archives and print the results
     #[command(after_help = "Examples:
@@ -67,15 +76,17 @@ enum Command {
   flowpat run patterns/ --flows archive/flows --events archive/events --networks networks.csv
   flowpat run patterns/exfiltration.pattern --flows 'archive/flows/2024-05-*.parquet' --networks nets.csv \\
       --param threshold=5MB --format csv --out exfil.csv
-  flowpat run patterns/ --sample --workers 2 --format jsonl --out results/")]
+  flowpat run patterns/ --sample --workers 2 --format jsonl --out results/
+  flowpat run patterns/ --flows /data/flows --networks nets.csv --hostfile hosts.txt --process 0
+      (one process per host:port of hosts.txt, each with its --process; see README)")]
     Run {
         /// Pattern files or folders (every *.pattern inside)
         #[arg(required = true)]
         patterns: Vec<PathBuf>,
-        /// Flow archive: Parquet or Arrow IPC files, folders (recursive) or globs
+        /// Flow archive: Parquet or Arrow IPC files, folders (recursive) or globs; sensor text with --flows-format
         #[arg(long, value_name = "PATH")]
         flows: Vec<PathBuf>,
-        /// Event archive: Parquet or Arrow IPC files, folders or globs
+        /// Event archive: Parquet or Arrow IPC files, folders or globs; sensor text with --events-format
         #[arg(long, value_name = "PATH")]
         events: Vec<PathBuf>,
         /// Networks file: `CIDR,label` lines, `default,LABEL`
@@ -113,7 +124,10 @@ enum Command {
         sample: bool,
         /// Defaults file [default: flowpat.toml in this folder or a parent]
         #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        config: Option<PathBuf>,        #[command(flatten)]
+        text: run::TextArgs,
+        #[command(flatten)]
+        cluster: cluster::ClusterArgs,
     },
     /// Explain one result: which records bound each instance and which clause each satisfied
     #[command(after_help = "Examples:
@@ -149,6 +163,134 @@ enum Command {
     Completions {
         /// Shell
         shell: clap_complete::Shell,
+    },
+    /// List the catalog: each pattern's description, author, access and schedule, and with an
+    /// archive its estimated results and runtime (from a sample of the archive)
+    #[command(after_help = "Examples:
+  flowpat catalog
+  flowpat catalog patterns/ --flows archive/flows --events archive/events --networks networks.csv
+  flowpat catalog --sample --format csv")]
+    Catalog {
+        /// Pattern files or folders [default: patterns]
+        #[arg(default_value = "patterns")]
+        patterns: Vec<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Timely worker threads for the sample runs [default: number of cores]
+        #[arg(long, short = 'w')]
+        workers: Option<usize>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: catalog::CatalogFormat,
+        /// No summary on stderr
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Keep patterns standing over folders that grow: print every change of their results
+    Watch(watch::WatchArgs),
+    /// Print the current results recorded by `flowpat watch --state DIR`
+    Results(watch::ResultsArgs),
+    /// Convert sensor text (Zeek, Suricata, Argus, nfdump, SiLK) into canonical Parquet
+    #[command(after_help = "Examples:
+  flowpat import --from zeek logs/conn.*.log.gz --out archive/flows
+  flowpat import --from suricata --kind events eve.json --out archive/events
+  flowpat import --from nfdump --tz +02:00 --biflow 60s flows.csv --out archive/flows
+
+Each row keeps `source_file` (the input as given) and `source_row` (its record ordinal there), so a
+run over the import prints the same conn.row values as a run over the text; conn.file then names
+the part file.")]
+    Import(import::ImportArgs),
+    /// Compare two revisions of a pattern on the same data (one run), or two saved result files;
+    /// exit 1 when they differ
+    #[command(after_help = "Examples:
+  flowpat diff patterns/exfiltration.pattern@HEAD~1 patterns/exfiltration.pattern --sample
+  flowpat diff old.pattern new.pattern --flows archive/flows --networks networks.csv --format csv
+  flowpat diff --results monday.parquet tuesday.parquet")]
+    Diff {
+        /// OLD: a pattern file, or PATH@REV read from git (or, with --results, a saved result file)
+        old: String,
+        /// NEW: as OLD
+        new: String,
+        /// Compare two result files written by `run --out` (CSV or Parquet) instead of two patterns
+        #[arg(long)]
+        results: bool,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Timely worker threads [default: number of cores]
+        #[arg(long, short = 'w')]
+        workers: Option<usize>,
+        /// Only flows starting at or after this time
+        #[arg(long)]
+        since: Option<String>,
+        /// Only flows starting before this time
+        #[arg(long)]
+        until: Option<String>,
+        /// Print at most N differing rows of each kind
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: diff::DiffFormat,
+    },
+    /// From an address, a connection, an event or an earlier result file to its neighbourhood in
+    /// a time window: flows in and out, peers, events, and the catalog patterns it appears in
+    #[command(after_help = "Examples:
+  flowpat pivot --address 10.0.1.7 --at 2024-03-02T10:00:00Z --window 1h --sample
+  flowpat pivot --conn part-0001.parquet:774 --window 30m --sample
+  flowpat pivot --from exfil.csv --sample --format csv --out hood.csv
+  flowpat pivot --from hood.csv --sample --format html --out hood.html")]
+    Pivot {
+        /// An address to pivot from (repeatable)
+        #[arg(long = "address", value_name = "IP")]
+        addresses: Vec<String>,
+        /// A connection, as results name it: FILE:ROW (repeatable)
+        #[arg(long = "conn", value_name = "FILE:ROW")]
+        conns: Vec<String>,
+        /// An event, as results name it: FILE:ROW (repeatable)
+        #[arg(long = "event", value_name = "FILE:ROW")]
+        event_records: Vec<String>,
+        /// Every record (or record-less row's addresses) of a results or pivot CSV
+        #[arg(long, value_name = "CSV")]
+        from: Option<PathBuf>,
+        /// How far before and after each record's time to look [default: 1h]
+        #[arg(long, value_name = "DURATION")]
+        window: Option<String>,
+        /// Centre of the window for --address (with --window)
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Window start instead of --window (RFC 3339 or a date)
+        #[arg(long)]
+        since: Option<String>,
+        /// Window end instead of --window
+        #[arg(long)]
+        until: Option<String>,
+        /// Patterns to run on the window to see which ones the subject appears in
+        #[arg(long, value_name = "PATH", default_value = "patterns")]
+        catalog: Vec<PathBuf>,
+        /// Do not run the catalog
+        #[arg(long)]
+        no_patterns: bool,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Timely worker threads for the catalog run [default: number of cores]
+        #[arg(long, short = 'w')]
+        workers: Option<usize>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: pivot::PivotFormat,
+        /// Write to FILE instead of standard output
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Check that every host:port of a cluster hostfile accepts a TCP connection (exit 1 if not)
+    #[command(after_help = "Example:\n  flowpat cluster-check --hostfile hosts.txt --timeout 5s")]
+    ClusterCheck {
+        /// One host:port a line, in process order
+        #[arg(long, value_name = "FILE")]
+        hostfile: PathBuf,
+        /// How long to wait for each address
+        #[arg(long, value_name = "DURATION", default_value = "5s")]
+        timeout: String,
     },
     /// Write a deterministic synthetic archive with planted cases for every catalog pattern
     #[command(after_help = "Example:\n  flowpat generate --rows 1000000 --seed 7 --out bench/data/1m")]
@@ -189,6 +331,30 @@ struct DataArgs {
     /// Defaults file [default: flowpat.toml in this folder or a parent]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    text: run::TextArgs,
+}
+
+/// Run arguments for commands that read an archive but print their own way.
+fn data_run_args(patterns: Vec<PathBuf>, data: DataArgs, workers: Option<usize>, quiet: bool) -> Result<run::RunArgs> {
+    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    Ok(run::RunArgs {
+        patterns,
+        flows: data.flows,
+        events: data.events,
+        networks: data.networks,
+        workers,
+        since: None,
+        until: None,
+        limit: None,
+        format: output::Format::Table,
+        out: None,
+        quiet,
+        strict: false,
+        params: parse_params(&data.params)?,
+        sample: data.sample,
+        text: data.text,
+    })
 }
 
 fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
@@ -270,9 +436,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(if set.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Command::Explain { patterns, params } => {
+        Command::Explain { patterns, analyze: true, data } => {
+            let mut args = run::RunArgs {
+                patterns,
+                flows: data.flows,
+                events: data.events,
+                networks: data.networks,
+                workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                since: None,
+                until: None,
+                limit: None,
+                format: output::Format::Table,
+                out: None,
+                quiet: true,
+                strict: false,
+                params: parse_params(&data.params)?,
+                sample: data.sample,
+                text: data.text,
+            };
+            config::apply(&mut args, data.config.as_deref(), false)?;
+            run::analyze(args)
+        }
+        Command::Explain { patterns, analyze: false, data } => {
             let files = patterns::pattern_files(&patterns)?;
-            let options = compiler::CompileOptions { params: parse_params(&params)? };
+            let options = compiler::CompileOptions { params: parse_params(&data.params)? };
             let set = patterns::compile_files(&files, &options)?;
             eprint!("{}", patterns::render_diagnostics(&set, patterns::color()));
             if set.has_errors() {
@@ -282,12 +469,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", texts.join("\n"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params, sample, config } => {
+        Command::Run { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params, sample, config, text, cluster } => {
+            let cluster = cluster.spec()?;
             let workers_given = workers.is_some();
             let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            let mut args = run::RunArgs { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params: parse_params(&params)?, sample };
+            let mut args = run::RunArgs { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params: parse_params(&params)?, sample, text };
             config::apply(&mut args, config.as_deref(), workers_given)?;
-            run::run(args)
+            output::set_context(diff::output_context(&args));
+            run::run(args, cluster)
         }
         Command::Why { pattern, name, row, key, data } => {
             let mut args = run::RunArgs {
@@ -305,6 +494,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 strict: false,
                 params: parse_params(&data.params)?,
                 sample: data.sample,
+                text: data.text,
             };
             config::apply(&mut args, data.config.as_deref(), false)?;
             run::why(args, name, row, key)
@@ -315,6 +505,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "flowpat", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Catalog { patterns, data, workers, format, quiet } => {
+            let workers_given = workers.is_some();
+            let mut args = data_run_args(patterns, data.clone(), workers, quiet)?;
+            config::apply(&mut args, data.config.as_deref(), workers_given)?;
+            catalog::catalog(args, format)
+        }
+        Command::Watch(args) => {
+            let params = parse_params(&args.params)?;
+            watch::watch(args, params)
+        }
+        Command::Results(args) => watch::results(args),
+        Command::Import(args) => import::import(args),
+        Command::Diff { old, new, results, data, workers, since, until, limit, format } => {
+            if results {
+                return diff::diff_results(std::path::Path::new(&old), std::path::Path::new(&new), format, limit);
+            }
+            let workers_given = workers.is_some();
+            let mut args = data_run_args(Vec::new(), data.clone(), workers, true)?;
+            (args.since, args.until) = (since, until);
+            config::apply(&mut args, data.config.as_deref(), workers_given)?;
+            diff::diff_revisions(args, &old, &new, format, limit)
+        }
+        Command::Pivot { addresses, conns, event_records, from, window, at, since, until, catalog, no_patterns, data, workers, format, out } => {
+            let workers_given = workers.is_some();
+            let mut args = data_run_args(Vec::new(), data.clone(), workers, true)?;
+            (args.since, args.until) = (since, until);
+            config::apply(&mut args, data.config.as_deref(), workers_given)?;
+            let pivot_args = pivot::PivotArgs { addresses, conns, events: event_records, from, window, at, catalog, no_patterns, format, out };
+            pivot::pivot(args, pivot_args)
+        }
+        Command::ClusterCheck { hostfile, timeout } => cluster::cluster_check(&hostfile, &timeout),
         Command::Generate { rows, seed, files, out } => {
             let opts = engine::generate::GenerateOptions { rows, seed, files, out_dir: out.clone(), ..Default::default() };
             let summary = engine::generate::generate(&opts)?;

@@ -22,8 +22,12 @@ pub enum Format {
     Csv,
     /// One JSON object per line, with a `pattern` field
     Jsonl,
-    /// Parquet, one column per CSV column
+    /// Parquet, one column per CSV column, with the pattern and data files in its metadata
     Parquet,
+    /// Graphviz text of the result subgraph (addresses as nodes, records as edges)
+    Dot,
+    /// One self-contained HTML page drawing the result subgraph beside its table
+    Html,
 }
 
 impl Format {
@@ -34,8 +38,63 @@ impl Format {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
             Format::Parquet => "parquet",
+            Format::Dot => "dot",
+            Format::Html => "html",
         }
     }
+}
+
+/// What printing needs beyond the result sets: the networks file (views colour addresses by
+/// disposition) and each pattern's source (saved with Parquet results so that a report can be
+/// reproduced). `main` sets it once, before the run, so `run` keeps its signatures.
+#[derive(Default)]
+pub struct PrintContext {
+    /// The run's networks, if they could be read.
+    pub networks: Option<engine::load::Networks>,
+    /// Per pattern name: `flowpat.*` key-value metadata describing its source.
+    pub patterns: std::collections::BTreeMap<String, Vec<(String, String)>>,
+}
+
+static CONTEXT: std::sync::OnceLock<PrintContext> = std::sync::OnceLock::new();
+
+/// Sets the printing context (once per process; later calls are ignored).
+pub fn set_context(context: PrintContext) {
+    let _ = CONTEXT.set(context);
+}
+
+fn context() -> Option<&'static PrintContext> {
+    CONTEXT.get()
+}
+
+fn write_view(sets: &[&ResultSet], format: Format, flows: &FileTable, events: &FileTable, w: &mut dyn Write) -> Result<()> {
+    let networks = context().and_then(|c| c.networks.as_ref());
+    let graph = crate::views::results_graph(sets, flows, events, networks);
+    if format == Format::Dot {
+        crate::views::write_dot(&graph, w)
+    } else {
+        crate::views::write_html(&graph, w)
+    }
+}
+
+/// Key-value metadata of a saved result: the pattern's source and hashes (from the context)
+/// and the data files it was computed from.
+fn provenance(set: &ResultSet, flows: &FileTable, events: &FileTable) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = context().and_then(|c| c.patterns.get(&set.pattern)).cloned().unwrap_or_default();
+    let files = |table: &FileTable| {
+        let list: Vec<serde_json::Value> = table
+            .files()
+            .iter()
+            .map(|f| serde_json::json!({ "display": f.display, "path": f.path.display().to_string(), "bytes": std::fs::metadata(&f.path).map(|m| m.len()).ok() }))
+            .collect();
+        serde_json::Value::Array(list).to_string()
+    };
+    out.push(("flowpat.flows".into(), files(flows)));
+    out.push(("flowpat.events".into(), files(events)));
+    if let Some(networks) = context().and_then(|c| c.networks.as_ref()) {
+        out.push(("flowpat.networks.fingerprint".into(), networks.fingerprint()));
+    }
+    out.push(("flowpat.version".into(), env!("CARGO_PKG_VERSION").into()));
+    out
 }
 
 /// Writes one result set in `format` to `w` (Parquet needs a file: use [`write_file`]).
@@ -93,6 +152,7 @@ pub fn write(set: &ResultSet, format: Format, limit: Option<usize>, flows: &File
             writeln!(w)?;
         }
         Format::Parquet => anyhow::bail!("parquet output needs --out"),
+        Format::Dot | Format::Html => write_view(&[set], format, flows, events, w)?,
     }
     Ok(())
 }
@@ -115,6 +175,11 @@ pub fn write_file(sets: &[&ResultSet], format: Format, limit: Option<usize>, flo
     if format == Format::Parquet {
         let set = sets.first().context("no results to write")?;
         write_parquet(set, limit, flows, events, tmp.as_file_mut())?;
+    } else if matches!(format, Format::Dot | Format::Html) {
+        // Several patterns in one file make one drawing, not several pages glued together.
+        let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
+        write_view(sets, format, flows, events, &mut buf)?;
+        buf.flush()?;
     } else {
         let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
         for set in sets {
@@ -152,7 +217,10 @@ fn write_parquet(set: &ResultSet, limit: Option<usize>, flows: &FileTable, event
     metadata.insert("flowpat.pattern".to_string(), set.pattern.clone());
     let schema = Arc::new(Schema::new(fields).with_metadata(metadata));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_key_value_metadata(Some(provenance(set, flows, events).into_iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k, v)).collect()))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(properties))?;
     writer.write(&batch)?;
     writer.close()?;
     Ok(())

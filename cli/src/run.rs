@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use engine::load::{FileTable, Networks, ReadOptions};
+use engine::load::{FileTable, LoadReport, Networks, ReadOptions};
+use engine::presets::{Kind, Preset};
 use engine::run::{Inputs, Progress, RunOptions};
 
 use crate::output::{self, Format};
@@ -30,6 +31,88 @@ pub struct RunArgs {
     pub strict: bool,
     pub params: Vec<(String, String)>,
     pub sample: bool,
+    pub text: TextArgs,
+}
+
+/// How sensor text given as `--flows`/`--events` is read (see `engine::presets`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TextArgs {
+    /// Read --flows as sensor text: zeek, suricata, argus, nfdump or silk [default: Parquet or Arrow IPC, by their magic bytes]
+    #[arg(long, value_name = "FORMAT", value_parser = parse_preset)]
+    pub flows_format: Option<Preset>,
+    /// Read --events as sensor text: zeek-notice or suricata (its alerts)
+    #[arg(long, value_name = "FORMAT", value_parser = parse_preset)]
+    pub events_format: Option<Preset>,
+    /// Zone of text timestamps printed without one (nfdump, Argus): UTC or a fixed offset such as +02:00
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Pair the two directions of unidirectional nfdump/SiLK records whose starts are at most TIMEOUT apart (e.g. 60s)
+    #[arg(long, value_name = "TIMEOUT")]
+    pub biflow: Option<String>,
+}
+
+fn parse_preset(text: &str) -> Result<Preset, engine::presets::PresetError> {
+    text.parse()
+}
+
+impl TextArgs {
+    /// Checks that each named preset reads its archive's kind, and applies `--tz`/`--biflow`.
+    pub fn apply(&self, read: &mut ReadOptions) -> Result<()> {
+        for (preset, kind, flag) in [(self.flows_format, Kind::Flows, "--flows-format"), (self.events_format, Kind::Events, "--events-format")] {
+            if let Some(preset) = preset {
+                if !preset.supports(kind) {
+                    let other = if kind == Kind::Flows { "--events-format" } else { "--flows-format" };
+                    bail!("{flag} {preset}: the {preset} preset reads {}, not {kind}; give it as {other} {preset}", preset.default_kind());
+                }
+            }
+        }
+        if self.flows_format.is_none() && self.events_format.is_none() && (self.tz.is_some() || self.biflow.is_some()) {
+            bail!("--tz and --biflow apply to text inputs only: name their format with --flows-format or --events-format");
+        }
+        read.tz = self.tz.as_deref().map(engine::presets::parse_tz).transpose()?;
+        read.biflow_timeout = self.biflow.as_deref().map(crate::import::parse_duration).transpose()?;
+        Ok(())
+    }
+}
+
+/// Prints what went wrong (or was left aside) while reading each file: skipped rows with
+/// their row, malformed text lines with their line; with `verbose` also text records of other
+/// types and biflow pairs. Never silent about a skipped record.
+pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
+    for report in reports {
+        let text = report.text.as_ref();
+        let other = text.map_or(0, |t| t.other_types);
+        let paired = text.map_or(0, |t| t.paired);
+        let notable = verbose && (other > 0 || paired > 0);
+        if report.rows_skipped == 0 && report.negative_durations == 0 && !notable {
+            continue;
+        }
+        let mut line = format!("{}: {} row(s) read", report.display, report.rows_read);
+        if report.rows_skipped > 0 {
+            line.push_str(&format!(", {} skipped", report.rows_skipped));
+        }
+        if report.negative_durations > 0 {
+            line.push_str(&format!(", {} with end before start (kept)", report.negative_durations));
+        }
+        if let Some(text) = text {
+            if text.malformed > 0 {
+                line.push_str(&format!(" ({} malformed {} line(s))", text.malformed, text.preset));
+            }
+            if verbose && other > 0 {
+                line.push_str(&format!(", {other} record(s) of other types ignored"));
+            }
+            if verbose && paired > 0 {
+                line.push_str(&format!(", {paired} record(s) paired into biflows"));
+            }
+        }
+        eprintln!("{line}");
+        for p in text.map(|t| t.problems.as_slice()).unwrap_or_default() {
+            eprintln!("  {p}");
+        }
+        for p in &report.problems {
+            eprintln!("  row {}: column `{}`: {} ({:?})", p.row, p.column, p.value, p.reason);
+        }
+    }
 }
 
 /// Parses an RFC 3339 time (or a date) into UTC micros.
@@ -103,22 +186,25 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
         Some(path) => Networks::load(path).with_context(|| format!("reading networks file {}", path.display()))?,
         None => bail!("no networks file: give --networks FILE (or set `networks` in flowpat.toml)"),
     };
-    let flows = engine::load::discover(&args.flows).context("finding flow files")?;
-    let events = if args.events.is_empty() { FileTable::default() } else { engine::load::discover(&args.events).context("finding event files")? };
-    let read = ReadOptions {
+    let mut read = ReadOptions {
         strict: args.strict,
         since: args.since.as_deref().map(parse_time).transpose()?,
         until: args.until.as_deref().map(parse_time).transpose()?,
         ..ReadOptions::default()
     };
+    args.text.apply(&mut read)?;
+    let flows = engine::load::discover_as(&args.flows, args.text.flows_format).context("finding flow files")?;
+    let events = if args.events.is_empty() { FileTable::default() } else { engine::load::discover_as(&args.events, args.text.events_format).context("finding event files")? };
     Ok(Some(Setup { compiled, inputs: Inputs { flows, events, networks }, read }))
 }
 
-pub fn run(mut args: RunArgs) -> Result<ExitCode> {
+/// `flowpat run`; with `cluster`, as one process of a cluster, where only process 0 prints or
+/// writes results (and the load reports of every process's files).
+pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> Result<ExitCode> {
     let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
     let (flows, events) = (inputs.flows.clone(), inputs.events.clone());
     let progress = Arc::new(Progress::default());
-    let options = RunOptions { workers: args.workers.max(1), read, progress: progress.clone() };
+    let options = RunOptions { workers: args.workers.max(1), read, progress: progress.clone(), cluster: cluster.clone() };
     let plans: Vec<compiler::plan::JoinPlan> = compiled.patterns.iter().map(|(_, c)| c.plan.clone()).collect();
     let total_files = (flows.len() + events.len()) as u64;
 
@@ -152,23 +238,15 @@ pub fn run(mut args: RunArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
     }
     let out = result.context("running the patterns")?;
+    if let Some(spec) = cluster.as_ref().filter(|c| c.process != 0) {
+        if !args.quiet {
+            eprintln!("process {} of {}: done, {:.2}s; process 0 ({}) prints the results", spec.process, spec.processes(), out.elapsed.as_secs_f64(), spec.addresses[0]);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // Per-file load problems: counted, never silent.
-    for report in &out.reports {
-        if report.rows_skipped > 0 || report.negative_durations > 0 {
-            let mut line = format!("{}: {} row(s) read", report.display, report.rows_read);
-            if report.rows_skipped > 0 {
-                line.push_str(&format!(", {} skipped", report.rows_skipped));
-            }
-            if report.negative_durations > 0 {
-                line.push_str(&format!(", {} with end before start (kept)", report.negative_durations));
-            }
-            eprintln!("{line}");
-            for p in &report.problems {
-                eprintln!("  row {}: column `{}`: {} ({:?})", p.row, p.column, p.value, p.reason);
-            }
-        }
-    }
+    print_load_reports(&out.reports, !args.quiet);
 
     let results: Vec<&engine::output::ResultSet> = out.results.iter().collect();
     match &args.out {
@@ -216,7 +294,7 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
         None => &compiled.patterns[0],
     };
     let plan = chosen.1.plan.clone();
-    let options = RunOptions { workers: 1, read, progress: Arc::new(Progress::default()) };
+    let options = RunOptions { workers: 1, read, progress: Arc::new(Progress::default()), cluster: None };
     let out = engine::run::run(std::slice::from_ref(&plan), &inputs, &options).context("running the pattern")?;
     let set = &out.results[0];
     if set.rows.is_empty() {
@@ -275,5 +353,29 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
             println!("      {mark} {}{values}", c.text);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `flowpat explain --analyze`: the plan, then a run with rows out of every operator.
+pub fn analyze(mut args: RunArgs) -> Result<ExitCode> {
+    let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
+    let plans: Vec<compiler::plan::JoinPlan> = compiled.patterns.iter().map(|(_, c)| c.plan.clone()).collect();
+    let options = RunOptions { workers: args.workers.max(1), read, progress: Arc::new(Progress::default()), cluster: None };
+    let out = engine::run::run(&plans, &inputs, &options).context("running the patterns")?;
+    for ((_, c), (ops, set)) in compiled.patterns.iter().zip(out.operators.iter().zip(&out.results)) {
+        println!("{}", c.explain());
+        println!("analyze ({} result rows):", set.rows.len());
+        for (label, n) in ops {
+            println!("  {n:>12}  {label}");
+        }
+        println!();
+    }
+    println!(
+        "all patterns together: {} rows read, {} entered the dataflow, {:.3}s with {} worker(s) (one shared scan; per-operator time is not measured)",
+        out.rows_read,
+        out.rows_kept,
+        out.elapsed.as_secs_f64(),
+        options.workers
+    );
     Ok(ExitCode::SUCCESS)
 }

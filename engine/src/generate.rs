@@ -31,6 +31,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::model::{event_columns as ec, flow_columns as fc};
 
@@ -958,6 +959,11 @@ impl Plan<'_> {
             .set_compression(compression)
             .set_max_row_group_row_count(Some(self.opts.row_group_rows))
             .set_created_by("flowpat generate".to_string())
+            // Address columns stay dictionary-encoded for a whole row group (the default 1 MiB
+            // dictionary limit would fall back to plain pages after ~70 k distinct addresses),
+            // so readers can label each distinct address once per row group.
+            .set_column_dictionary_page_size_limit(ColumnPath::from(fc::SRC_ADDR), 64 << 20)
+            .set_column_dictionary_page_size_limit(ColumnPath::from(fc::DST_ADDR), 64 << 20)
             .build()
     }
 

@@ -7,6 +7,7 @@
 //! their printed forms).
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod datum;
 pub mod env;
 pub mod estimate;
@@ -14,7 +15,9 @@ pub mod generate;
 pub mod load;
 pub mod model;
 pub mod output;
+pub mod pivot;
 pub mod presets;
 pub mod render;
 pub mod run;
+pub mod watch;
 pub mod why;

@@ -8,6 +8,7 @@
 //! a group-by is a `reduce` whose output multiplicity is the number of rows behind the group.
 //! Output updates are captured per worker and consolidated by the caller.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use compiler::ast::AggFunc;
@@ -36,10 +37,15 @@ pub struct PlanInputs {
     pub scans: Vec<InputSession<Epoch, Datum, isize>>,
 }
 
+/// Rows (net updates) out of one operator, counted on this worker (for `explain --analyze`).
+pub type OperatorCounts = Vec<(String, Arc<AtomicI64>)>;
+
 /// Handles of a rendered dataflow.
 pub struct Rendered {
     /// Inputs per plan.
     pub plans: Vec<PlanInputs>,
+    /// Per plan, rows out of each operator, in plan order.
+    pub counts: Vec<OperatorCounts>,
     /// Passes an epoch once every output has been brought up to date for it.
     pub probe: ProbeHandle<Epoch>,
 }
@@ -65,7 +71,9 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
     worker.dataflow::<Epoch, _, _>(|scope| {
         let probe = ProbeHandle::new();
         let mut inputs = Vec::new();
+        let mut all_counts = Vec::new();
         for (plan_index, plan) in plans.iter().enumerate() {
+            let mut counts: OperatorCounts = Vec::new();
             let mut sessions = Vec::new();
             let mut colls = Vec::new();
             for _ in &plan.scans {
@@ -78,7 +86,11 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
             let mut rows: Option<VecCollection<'_, Epoch, Row, isize>> = None;
             if plan.has_records() {
                 layout.records.push((plan.scans[first].instance, 0));
-                rows = Some(colls[first].take().expect("plan: first scan used once").map(|d| vec![d]));
+                // Addresses become readable as soon as a record binding them is in the row, so
+                // join conditions may read them (`require a.disposition = b.disposition`).
+                layout.addresses.extend(plan.scans[first].addresses.iter().copied());
+                let scanned = colls[first].take().expect("plan: first scan used once").map(|d| vec![d]);
+                rows = Some(counted(scanned, format!("scan `{}` (after push-down)", plan.names[plan.scans[first].instance.index()]), &mut counts));
             }
 
             for step in &plan.joins {
@@ -88,18 +100,21 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 let left_key = step.left_key.clone();
                 let keyed_left = rows.take().expect("plan: joins follow the first record").map(move |row| (left_key.iter().map(|b| read_addr(&row, &left_layout, b)).collect::<Vec<Addr>>(), row));
                 let right_key = step.right_key.clone();
+                let scan_coll = counted(scan_coll, format!("scan `{}` (after push-down)", plan.names[plan.scans[idx].instance.index()]), &mut counts);
                 let keyed_right = scan_coll.map(move |d| (right_key.iter().map(|b| rec_addr(&d, b.role)).collect::<Vec<Addr>>(), d)).arrange_by_key();
                 layout.records.push((plan.scans[idx].instance, layout.records.len()));
+                layout.addresses.extend(plan.scans[idx].addresses.iter().copied());
                 let residual = step.residual.clone();
                 let pair_layout = layout.clone();
                 let nets = networks.clone();
-                rows = Some(keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
+                let joined = keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
                     let mut joined = row.clone();
                     joined.push(rec.clone());
                     let env = RowEnv { layout: &pair_layout, row: &joined, networks: &nets, aggs: &[] };
                     let ok = residual.iter().all(|c| eval::test(c, &env));
                     ok.then_some(joined)
-                }));
+                });
+                rows = Some(counted(joined, format!("join with `{}` (after conditions)", plan.names[plan.scans[idx].instance.index()]), &mut counts));
             }
             layout.addresses = plan.addresses.clone();
 
@@ -169,6 +184,9 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 });
             }
             let mut rows = rows.expect("plan: a pattern binds a record or a chain");
+            if !plan.chains.is_empty() {
+                rows = counted(rows, "chains (after end conditions)".into(), &mut counts);
+            }
 
             for anti in &plan.antijoins {
                 let idx = anti.scans[0].0 as usize;
@@ -193,7 +211,7 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                         residual.iter().all(|c| eval::test(c, &env)).then(|| row.clone())
                     })
                     .distinct();
-                rows = rows.map(|r| (r, ())).antijoin(witnessed).map(|(r, ())| r);
+                rows = counted(rows.map(|r| (r, ())).antijoin(witnessed).map(|(r, ())| r), "anti-join (rows without a witness)".into(), &mut counts);
             }
 
             let output: VecCollection<'_, Epoch, Row, isize> = match &plan.group {
@@ -240,6 +258,7 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                     })
                 }
             };
+            let output = counted(output, "results (net rows × matches)".into(), &mut counts);
             let sink = sink.clone();
             output
                 .inspect_batch(move |_time, updates| {
@@ -248,8 +267,18 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 })
                 .probe_with(&probe);
             inputs.push(PlanInputs { scans: sessions });
+            all_counts.push(counts);
         }
-        Rendered { plans: inputs, probe }
+        Rendered { plans: inputs, counts: all_counts, probe }
+    })
+}
+
+/// Counts net rows out of an operator (once per batch of updates) for `explain --analyze`.
+fn counted<'s, D: differential_dataflow::Data>(coll: VecCollection<'s, Epoch, D, isize>, label: String, counts: &mut OperatorCounts) -> VecCollection<'s, Epoch, D, isize> {
+    let counter = Arc::new(AtomicI64::new(0));
+    counts.push((label, counter.clone()));
+    coll.inspect_batch(move |_t, updates| {
+        counter.fetch_add(updates.iter().map(|u| u.2 as i64).sum(), Ordering::Relaxed);
     })
 }
 

@@ -13,9 +13,10 @@ use compiler::eval;
 use compiler::model::Entity;
 use compiler::plan::JoinPlan;
 
+use crate::cluster::{self, ClusterError, ClusterSpec};
 use crate::datum::Datum;
 use crate::env::{EventRowEnv, FlowRowEnv};
-use crate::load::batch::{EventColumns, FlowColumns};
+use crate::load::batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
 use crate::load::files::FileTable;
 use crate::load::networks::Networks;
 use crate::load::{self, LoadError, LoadReport, ReadOptions};
@@ -53,11 +54,15 @@ pub struct RunOptions {
     pub read: ReadOptions,
     /// Shared counters for progress display.
     pub progress: Arc<Progress>,
+    /// Run as one process of a cluster (see [`crate::cluster`]); `None` runs in this process
+    /// alone. In a cluster, only process 0 gets the results, the load reports of every file
+    /// and the counters summed over all processes; the other processes get empty result sets.
+    pub cluster: Option<ClusterSpec>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { workers: 1, read: ReadOptions::default(), progress: Arc::new(Progress::default()) }
+        RunOptions { workers: 1, read: ReadOptions::default(), progress: Arc::new(Progress::default()), cluster: None }
     }
 }
 
@@ -74,6 +79,8 @@ pub struct RunOutput {
     pub rows_kept: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// Per plan, net rows out of each operator (summed over workers), for `explain --analyze`.
+    pub operators: Vec<Vec<(String, i64)>>,
 }
 
 /// Why a run failed.
@@ -88,6 +95,9 @@ pub enum RunError {
         /// What timely reported.
         reason: String,
     },
+    /// A cluster run could not connect its processes, or lost one.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// Columns every plan needs; records travel whole, so all canonical columns are read.
@@ -106,9 +116,69 @@ pub fn requested_columns(plans: &[JoinPlan]) -> (FlowColumns, EventColumns) {
     (flows, events)
 }
 
+/// Runs the pushed-down filter of every connection scan of every plan over one decoded flow
+/// batch and hands each row that passes to `keep(plan, scan, record)`, in plan, scan, row
+/// order. The batch run feeds the survivors once; `watch` also remembers them, to retract them
+/// when their file goes away.
+pub(crate) fn scan_flows(plans: &[Arc<JoinPlan>], batch: &FlowBatch, networks: &Networks, extra: &[String], keep: &mut dyn FnMut(usize, usize, Datum)) {
+    for (p, plan) in plans.iter().enumerate() {
+        for (s, scan) in plan.scans.iter().enumerate() {
+            if scan.entity != Entity::Connection {
+                continue;
+            }
+            for row in 0..batch.len() {
+                if scan.same_ends && batch.src[row] != batch.dst[row] {
+                    continue;
+                }
+                let pass = match &scan.filter {
+                    None => true,
+                    Some(f) => {
+                        let env = FlowRowEnv { batch, row, instance: scan.instance, addresses: &scan.addresses, networks, extra };
+                        eval::test(f, &env)
+                    }
+                };
+                if pass {
+                    keep(p, s, Datum::Conn(Box::new(batch.to_conn(row))));
+                }
+            }
+        }
+    }
+}
+
+/// [`scan_flows`] for event batches and event scans.
+pub(crate) fn scan_events(plans: &[Arc<JoinPlan>], batch: &EventBatch, networks: &Networks, extra: &[String], keep: &mut dyn FnMut(usize, usize, Datum)) {
+    for (p, plan) in plans.iter().enumerate() {
+        for (s, scan) in plan.scans.iter().enumerate() {
+            if scan.entity != Entity::Event {
+                continue;
+            }
+            for row in 0..batch.len() {
+                if scan.same_ends && batch.src[row] != batch.dst[row] {
+                    continue;
+                }
+                let pass = match &scan.filter {
+                    None => true,
+                    Some(f) => {
+                        let env = EventRowEnv { batch, row, instance: scan.instance, addresses: &scan.addresses, networks, extra };
+                        eval::test(f, &env)
+                    }
+                };
+                if pass {
+                    keep(p, s, Datum::Event(Box::new(batch.to_event(row))));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct WorkerOut {
     updates: Vec<Update>,
     reports: Vec<LoadReport>,
+    operators: Vec<Vec<(String, i64)>>,
+    /// Rows this worker decoded and fed (a cluster sums them on process 0).
+    rows_read: u64,
+    rows_kept: u64,
 }
 
 /// Runs `plans` over `inputs` as one batch (a single epoch).
@@ -116,9 +186,10 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
     let started = Instant::now();
     let (flow_req, event_req) = requested_columns(plans);
     let plans: Arc<Vec<Arc<JoinPlan>>> = Arc::new(plans.iter().cloned().map(Arc::new).collect());
+    let job = options.cluster.as_ref().map(|_| cluster::job_fingerprint(&plans, inputs, options)).unwrap_or_default();
     let shared = Arc::new((inputs.clone(), flow_req, event_req, options.clone()));
     let worker_plans = plans.clone();
-    let guards = timely::execute(timely::Config::process(options.workers.max(1)), move |worker| -> Result<WorkerOut, LoadError> {
+    let guards = cluster::execute(options.workers.max(1), options.cluster.as_ref(), job, move |worker| -> Result<WorkerOut, LoadError> {
         let (inputs, flow_req, event_req, options) = &*shared;
         let networks = Arc::new(inputs.networks.clone());
         let sink = Arc::new(Mutex::new(Vec::new()));
@@ -127,33 +198,16 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
         let mut reports = Vec::new();
         let progress = &options.progress;
         let mut failure = None;
+        let (mut rows_read, mut rows_kept) = (0u64, 0u64);
         for file in inputs.flows.files().iter().filter(|f| f.id.0 as usize % peers == index) {
             let mut sink_batch = |batch: load::batch::FlowBatch| {
                 progress.rows_read.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                for (p, plan) in worker_plans.iter().enumerate() {
-                    for (s, scan) in plan.scans.iter().enumerate() {
-                        if scan.entity != Entity::Connection {
-                            continue;
-                        }
-                        let session = &mut rendered.plans[p].scans[s];
-                        for row in 0..batch.len() {
-                            if scan.same_ends && batch.src[row] != batch.dst[row] {
-                                continue;
-                            }
-                            let keep = match &scan.filter {
-                                None => true,
-                                Some(f) => {
-                                    let env = FlowRowEnv { batch: &batch, row, instance: scan.instance, addresses: &scan.addresses, networks: &networks, extra: &flow_req.extra };
-                                    eval::test(f, &env)
-                                }
-                            };
-                            if keep {
-                                progress.rows_kept.fetch_add(1, Ordering::Relaxed);
-                                session.update(Datum::Conn(Box::new(batch.to_conn(row))), 1);
-                            }
-                        }
-                    }
-                }
+                rows_read += batch.len() as u64;
+                scan_flows(&worker_plans, &batch, &networks, &flow_req.extra, &mut |p, s, record| {
+                    progress.rows_kept.fetch_add(1, Ordering::Relaxed);
+                    rows_kept += 1;
+                    rendered.plans[p].scans[s].update(record, 1);
+                });
             };
             match load::read_flows(file, flow_req, &networks, &options.read, &mut sink_batch) {
                 Ok(report) => reports.push(report),
@@ -169,30 +223,12 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
             for file in inputs.events.files().iter().filter(|f| f.id.0 as usize % peers == index) {
                 let mut sink_batch = |batch: load::batch::EventBatch| {
                     progress.rows_read.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    for (p, plan) in worker_plans.iter().enumerate() {
-                        for (s, scan) in plan.scans.iter().enumerate() {
-                            if scan.entity != Entity::Event {
-                                continue;
-                            }
-                            let session = &mut rendered.plans[p].scans[s];
-                            for row in 0..batch.len() {
-                                if scan.same_ends && batch.src[row] != batch.dst[row] {
-                                    continue;
-                                }
-                                let keep = match &scan.filter {
-                                    None => true,
-                                    Some(f) => {
-                                        let env = EventRowEnv { batch: &batch, row, instance: scan.instance, addresses: &scan.addresses, networks: &networks, extra: &event_req.extra };
-                                        eval::test(f, &env)
-                                    }
-                                };
-                                if keep {
-                                    progress.rows_kept.fetch_add(1, Ordering::Relaxed);
-                                    session.update(Datum::Event(Box::new(batch.to_event(row))), 1);
-                                }
-                            }
-                        }
-                    }
+                    rows_read += batch.len() as u64;
+                    scan_events(&worker_plans, &batch, &networks, &event_req.extra, &mut |p, s, record| {
+                        progress.rows_kept.fetch_add(1, Ordering::Relaxed);
+                        rows_kept += 1;
+                        rendered.plans[p].scans[s].update(record, 1);
+                    });
                 };
                 match load::read_events(file, event_req, &networks, &options.read, &mut sink_batch) {
                     Ok(report) => reports.push(report),
@@ -218,17 +254,34 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
             return Err(e);
         }
         let updates = std::mem::take(&mut *sink.lock().expect("output sink lock"));
-        Ok(WorkerOut { updates, reports })
+        let operators = rendered.counts.iter().map(|plan| plan.iter().map(|(label, c)| (label.clone(), c.load(Ordering::Relaxed))).collect()).collect();
+        Ok(WorkerOut { updates, reports, operators, rows_read, rows_kept })
     })
-    .map_err(|reason| RunError::Dataflow { reason })?;
+    .map_err(|e| match e {
+        ClusterError::Start { reason } => RunError::Dataflow { reason },
+        e => RunError::Cluster(e),
+    })?;
 
     let mut updates = Vec::new();
     let mut reports = Vec::new();
-    for result in guards.join() {
+    let mut operators: Vec<Vec<(String, i64)>> = Vec::new();
+    let (mut rows_read, mut rows_kept) = (0u64, 0u64);
+    for result in guards {
         match result {
             Ok(Ok(out)) => {
+                rows_read += out.rows_read;
+                rows_kept += out.rows_kept;
                 updates.extend(out.updates);
                 reports.extend(out.reports);
+                if operators.is_empty() {
+                    operators = out.operators;
+                } else {
+                    for (acc, plan) in operators.iter_mut().zip(out.operators) {
+                        for (a, (_, n)) in acc.iter_mut().zip(plan) {
+                            a.1 += n;
+                        }
+                    }
+                }
             }
             Ok(Err(e)) => return Err(RunError::Load(e)),
             Err(reason) => return Err(RunError::Dataflow { reason }),
@@ -246,8 +299,9 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
     Ok(RunOutput {
         results,
         reports,
-        rows_read: options.progress.rows_read.load(Ordering::Relaxed),
-        rows_kept: options.progress.rows_kept.load(Ordering::Relaxed),
+        rows_read: if options.cluster.is_some() { rows_read } else { options.progress.rows_read.load(Ordering::Relaxed) },
+        rows_kept: if options.cluster.is_some() { rows_kept } else { options.progress.rows_kept.load(Ordering::Relaxed) },
         elapsed: started.elapsed(),
+        operators,
     })
 }

@@ -160,3 +160,36 @@ end
     let expected = rows(&[(&["10.1.0.1", "300", "300", "300"], 1), (&["2001:db8:1::7", "1000", "1000", "1000"], 1)]);
     assert_results_eq(&actual, &expected, "--param floor=200");
 }
+
+/// A join condition that reads address attributes of two different records: the event's
+/// source must carry the same label as the flow's destination.
+#[test]
+fn join_conditions_read_addresses_of_both_records() {
+    let mut fx = Fixture::new("10.0.0.0/8,internal\n198.51.100.0/24,partner\n");
+    let mut f0 = Flow::new(proto::TCP, "10.0.0.1", 40000, "198.51.100.7", 443);
+    f0.start_us = BASE_US + HOUR_US;
+    let mut f1 = Flow::new(proto::TCP, "10.0.0.1", 40001, "203.0.113.7", 443);
+    f1.start_us = BASE_US + HOUR_US;
+    fx.flows("f.parquet", vec![f0, f1]);
+    let ev = |src: &str| Ev { file: String::new(), row: 0, time_us: BASE_US, src: src.parse().expect("ip"), dst: "10.0.0.1".parse().expect("ip"), signature: "ET TEST".into(), severity: 2, category: "test".into() };
+    fx.events("e.parquet", vec![ev("198.51.100.9"), ev("203.0.113.9")]);
+    let pattern = write_pattern(
+        fx.path(),
+        "same-label.pattern",
+        "search same label is
+   instance h : NetworkAddress;
+   instance e : Event;
+   instance s : NetworkAddress;
+   instance conn : NetworkConnection;
+   instance d : NetworkAddress;
+   connections e.destination connects h; e.source connects s; conn.source connects h; conn.destination connects d; end
+   require s.disposition = d.disposition;
+   export e; conn; end
+end
+",
+    );
+    let actual = parse_results(&run(&fx, &pattern, &[]), &["e.row", "conn.row"]);
+    // Event 0 (partner) pairs with flow 0 (partner); event 1 (external) with flow 1 (external).
+    let expected = rows(&[(&["0", "0"], 1), (&["1", "1"], 1)]);
+    assert_results_eq(&actual, &expected, "labels compared across records");
+}

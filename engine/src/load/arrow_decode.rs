@@ -21,8 +21,8 @@ use arrow::array::{
     GenericByteViewArray, PrimitiveArray,
 };
 use arrow::datatypes::{
-    ArrowDictionaryKeyType, ArrowNativeType, ByteArrayType, ByteViewType, DataType, Int16Type,
-    Int32Type, Int64Type, Int8Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    ArrowDictionaryKeyType, ArrowNativeType, ByteArrayType, DataType, Int16Type, Int32Type,
+    Int64Type, Int8Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
@@ -954,13 +954,46 @@ where
 
 // ---- addresses ----------------------------------------------------------------------------
 
-/// A cached dictionary entry: parsed and labelled on first use.
-#[derive(Clone, Copy, Debug)]
-enum Slot {
-    Unparsed,
-    Null,
-    Bad,
-    Ok(Addr, LabelId),
+/// A dictionary's values, parsed and labelled, in three parallel vectors: per row the
+/// decoder reads one byte of status, then the address and label, so the tables stay as dense
+/// as possible (a dictionary of half a million addresses is looked up in random order).
+struct Labelled {
+    addrs: Vec<Addr>,
+    labels: Vec<LabelId>,
+    /// 0: an address; [`STATUS_NULL`]; [`STATUS_BAD`].
+    status: Vec<u8>,
+    /// Whether every status is 0.
+    all_ok: bool,
+}
+
+const STATUS_NULL: u8 = 1;
+const STATUS_BAD: u8 = 2;
+
+impl Labelled {
+    /// Parses and labels every entry of `values` (Parquet dictionaries hold only values that
+    /// occur in their column chunk, so none is wasted work).
+    fn new(values: &dyn Array, networks: &Networks) -> Labelled {
+        let source = AddrValues::new(values);
+        let n_values = values.len();
+        let mut labelled = Labelled {
+            addrs: Vec::with_capacity(n_values),
+            labels: Vec::with_capacity(n_values),
+            status: Vec::with_capacity(n_values),
+            all_ok: true,
+        };
+        for value_idx in 0..n_values {
+            let (addr, label, status) = match source.get(value_idx) {
+                Some(Some(addr)) => (addr, networks.label(addr), 0),
+                Some(None) => (Addr(0), LabelId(0), STATUS_BAD),
+                None => (Addr(0), LabelId(0), STATUS_NULL),
+            };
+            labelled.all_ok &= status == 0;
+            labelled.addrs.push(addr);
+            labelled.labels.push(label);
+            labelled.status.push(status);
+        }
+        labelled
+    }
 }
 
 /// How many dictionaries a column's cache remembers (Parquet: the current column chunk's,
@@ -971,14 +1004,14 @@ const DICT_CACHE_ENTRIES: usize = 4;
 /// values array, so the identity cannot be reused by another array while it is cached.
 #[derive(Default)]
 struct DictCache {
-    entries: Vec<(ArrayRef, Vec<Slot>)>,
+    entries: Vec<(ArrayRef, Labelled)>,
     #[cfg(test)]
     misses: usize,
 }
 
 impl DictCache {
-    /// The slots of `values`, moved to the front; a new entry if `values` is not cached.
-    fn slots(&mut self, values: &ArrayRef) -> &mut Vec<Slot> {
+    /// The labelled form of `values`, moved to the front; parsed and labelled if not cached.
+    fn labelled(&mut self, values: &ArrayRef, networks: &Networks) -> &Labelled {
         let hit = self.entries.iter().position(|(cached, _)| {
             Arc::ptr_eq(cached, values) || cached.to_data().ptr_eq(&values.to_data())
         });
@@ -994,23 +1027,86 @@ impl DictCache {
                     self.misses += 1;
                 }
                 self.entries.truncate(DICT_CACHE_ENTRIES - 1);
-                self.entries
-                    .insert(0, (Arc::clone(values), vec![Slot::Unparsed; values.len()]));
+                let labelled = Labelled::new(values.as_ref(), networks);
+                self.entries.insert(0, (Arc::clone(values), labelled));
             }
         }
-        &mut self.entries[0].1
+        &self.entries[0].1
     }
 }
 
+/// Parses address text exactly as [`Addr::parse`] does, with a fast path for canonical dotted
+/// IPv4 (the common case, parsed per row where no dictionary is available); anything the fast
+/// path does not accept goes to `Addr::parse`, which decides.
+#[inline]
+fn parse_addr(text: &str) -> Option<Addr> {
+    parse_ipv4_fast(text.as_bytes()).or_else(|| Addr::parse(text))
+}
+
+/// Four decimal octets without leading zeros, `0..=255`, separated by dots; else `None`.
+#[inline]
+fn parse_ipv4_fast(bytes: &[u8]) -> Option<Addr> {
+    if !(7..=15).contains(&bytes.len()) {
+        return None;
+    }
+    let mut value: u32 = 0;
+    let mut pos = 0;
+    for octet_idx in 0..4 {
+        if octet_idx > 0 {
+            if bytes.get(pos) != Some(&b'.') {
+                return None;
+            }
+            pos += 1;
+        }
+        let start = pos;
+        let mut octet: u32 = 0;
+        while pos < bytes.len() && pos - start < 3 && bytes[pos].is_ascii_digit() {
+            octet = octet * 10 + u32::from(bytes[pos] - b'0');
+            pos += 1;
+        }
+        let len = pos - start;
+        if len == 0 || octet > 255 || (len > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        value = (value << 8) | octet;
+    }
+    (pos == bytes.len()).then(|| Addr::v4(std::net::Ipv4Addr::from(value)))
+}
+
 /// Addresses of a non-dictionary array, one row at a time.
+///
+/// Variable-length binary holds either raw network-order bytes (4 or 16 per value) or address
+/// text stored without a string annotation (older Parquet writers). The two are told apart per
+/// array: if every value is 4 or 16 bytes long the array is raw, otherwise it is text. IPv4
+/// text is never 4 or 16 characters long, so any array with an IPv4 text value is seen as text.
 enum AddrValues<'a> {
     Utf8(&'a GenericByteArray<arrow::datatypes::Utf8Type>),
     LargeUtf8(&'a GenericByteArray<arrow::datatypes::LargeUtf8Type>),
     Utf8View(&'a GenericByteViewArray<arrow::datatypes::StringViewType>),
-    Binary(&'a GenericByteArray<arrow::datatypes::BinaryType>),
-    LargeBinary(&'a GenericByteArray<arrow::datatypes::LargeBinaryType>),
-    BinaryView(&'a GenericByteViewArray<arrow::datatypes::BinaryViewType>),
+    Binary(&'a GenericByteArray<arrow::datatypes::BinaryType>, bool),
+    LargeBinary(
+        &'a GenericByteArray<arrow::datatypes::LargeBinaryType>,
+        bool,
+    ),
+    BinaryView(
+        &'a GenericByteViewArray<arrow::datatypes::BinaryViewType>,
+        bool,
+    ),
     Fixed(&'a arrow::array::FixedSizeBinaryArray),
+}
+
+/// Whether every non-null value has the length of a raw address.
+fn all_raw<'b>(values: impl Iterator<Item = Option<&'b [u8]>>) -> bool {
+    values.flatten().all(|v| v.len() == 4 || v.len() == 16)
+}
+
+/// A binary value as an address: raw bytes, or text.
+fn binary_addr(bytes: &[u8], raw: bool) -> Option<Addr> {
+    if raw {
+        Addr::from_bytes(bytes)
+    } else {
+        std::str::from_utf8(bytes).ok().and_then(parse_addr)
+    }
 }
 
 impl<'a> AddrValues<'a> {
@@ -1019,9 +1115,18 @@ impl<'a> AddrValues<'a> {
             DataType::Utf8 => AddrValues::Utf8(array.as_string::<i32>()),
             DataType::LargeUtf8 => AddrValues::LargeUtf8(array.as_string::<i64>()),
             DataType::Utf8View => AddrValues::Utf8View(array.as_string_view()),
-            DataType::Binary => AddrValues::Binary(array.as_binary::<i32>()),
-            DataType::LargeBinary => AddrValues::LargeBinary(array.as_binary::<i64>()),
-            DataType::BinaryView => AddrValues::BinaryView(array.as_binary_view()),
+            DataType::Binary => {
+                let a = array.as_binary::<i32>();
+                AddrValues::Binary(a, all_raw(a.iter()))
+            }
+            DataType::LargeBinary => {
+                let a = array.as_binary::<i64>();
+                AddrValues::LargeBinary(a, all_raw(a.iter()))
+            }
+            DataType::BinaryView => {
+                let a = array.as_binary_view();
+                AddrValues::BinaryView(a, all_raw(a.iter()))
+            }
             DataType::FixedSizeBinary(_) => AddrValues::Fixed(array.as_fixed_size_binary()),
             other => unreachable!("layout checked the address column type, found {other}"),
         }
@@ -1034,28 +1139,24 @@ impl<'a> AddrValues<'a> {
             a: &GenericByteArray<T>,
             i: usize,
         ) -> Option<Option<Addr>> {
-            (!a.is_null(i)).then(|| Addr::parse(a.value(i)))
+            (!a.is_null(i)).then(|| parse_addr(a.value(i)))
         }
         fn bytes<T: ByteArrayType<Native = [u8]>>(
             a: &GenericByteArray<T>,
             i: usize,
+            raw: bool,
         ) -> Option<Option<Addr>> {
-            (!a.is_null(i)).then(|| Addr::from_bytes(a.value(i)))
-        }
-        fn view<T: ByteViewType + ?Sized>(
-            a: &GenericByteViewArray<T>,
-            i: usize,
-            f: impl Fn(&T::Native) -> Option<Addr>,
-        ) -> Option<Option<Addr>> {
-            (!a.is_null(i)).then(|| f(a.value(i)))
+            (!a.is_null(i)).then(|| binary_addr(a.value(i), raw))
         }
         match self {
             AddrValues::Utf8(a) => text(a, i),
             AddrValues::LargeUtf8(a) => text(a, i),
-            AddrValues::Utf8View(a) => view(a, i, Addr::parse),
-            AddrValues::Binary(a) => bytes(a, i),
-            AddrValues::LargeBinary(a) => bytes(a, i),
-            AddrValues::BinaryView(a) => view(a, i, Addr::from_bytes),
+            AddrValues::Utf8View(a) => (!a.is_null(i)).then(|| parse_addr(a.value(i))),
+            AddrValues::Binary(a, raw) => bytes(a, i, *raw),
+            AddrValues::LargeBinary(a, raw) => bytes(a, i, *raw),
+            AddrValues::BinaryView(a, raw) => {
+                (!a.is_null(i)).then(|| binary_addr(a.value(i), *raw))
+            }
             AddrValues::Fixed(a) => (!a.is_null(i)).then(|| Addr::from_bytes(a.value(i))),
         }
     }
@@ -1142,52 +1243,54 @@ fn dict_addrs<K: ArrowDictionaryKeyType>(
     cache: &mut DictCache,
     faults: &mut Faults,
 ) -> (Vec<Addr>, Vec<LabelId>) {
-    let values_ref = dict.values();
-    let values = AddrValues::new(values_ref.as_ref());
-    let slots = cache.slots(values_ref);
+    let labelled = cache.labelled(dict.values(), networks);
     let keys = dict.keys();
+    let n_values = labelled.addrs.len();
+    // The common case: no null keys, every entry an address: two gathers.
+    if keys.null_count() == 0
+        && labelled.all_ok
+        && keys.values().iter().all(|k| k.as_usize() < n_values)
+    {
+        let addrs = keys
+            .values()
+            .iter()
+            .map(|k| labelled.addrs[k.as_usize()])
+            .collect();
+        let labels = keys
+            .values()
+            .iter()
+            .map(|k| labelled.labels[k.as_usize()])
+            .collect();
+        return (addrs, labels);
+    }
     let n_rows = dict.len();
     let mut addrs = Vec::with_capacity(n_rows);
     let mut labels = Vec::with_capacity(n_rows);
     for row_idx in 0..n_rows {
-        let slot = if keys.is_null(row_idx) {
-            Slot::Null
+        let key = keys.value(row_idx).as_usize();
+        let status = if keys.is_null(row_idx) {
+            STATUS_NULL
         } else {
-            let key = keys.value(row_idx).as_usize();
-            match slots.get_mut(key) {
-                Some(slot) => {
-                    if let Slot::Unparsed = slot {
-                        *slot = match values.get(key) {
-                            None => Slot::Null,
-                            Some(None) => Slot::Bad,
-                            Some(Some(addr)) => Slot::Ok(addr, networks.label(addr)),
-                        };
-                    }
-                    *slot
-                }
-                // Arrow validates keys; a key beyond the values is treated as unreadable.
-                None => Slot::Bad,
-            }
+            // Arrow validates keys; a key beyond the values is treated as unreadable.
+            labelled.status.get(key).copied().unwrap_or(STATUS_BAD)
         };
-        match slot {
-            Slot::Ok(addr, label) => {
-                addrs.push(addr);
-                labels.push(label);
-            }
-            other => {
-                let reason = match other {
-                    Slot::Null => ProblemReason::Null,
-                    _ => ProblemReason::BadAddress,
-                };
-                faults.push(Fault {
-                    row_idx,
-                    col,
-                    reason,
-                });
-                addrs.push(Addr(0));
-                labels.push(LabelId(0));
-            }
+        if status == 0 {
+            addrs.push(labelled.addrs[key]);
+            labels.push(labelled.labels[key]);
+            continue;
         }
+        let reason = if status == STATUS_NULL {
+            ProblemReason::Null
+        } else {
+            ProblemReason::BadAddress
+        };
+        faults.push(Fault {
+            row_idx,
+            col,
+            reason,
+        });
+        addrs.push(Addr(0));
+        labels.push(LabelId(0));
     }
     (addrs, labels)
 }
@@ -1209,5 +1312,46 @@ fn decode_text(array: &dyn Array) -> Vec<Option<String>> {
                 .collect(),
             Err(_) => vec![None; array.len()],
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_ipv4_parse_agrees_with_addr_parse() {
+        let cases = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "255.255.255.255",
+            "10.0.0.1",
+            "192.168.100.200",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1..3.4",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1234.1.1.1",
+            "1.2.3.-4",
+            "a.b.c.d",
+            "1.2.3.4/8",
+            "::ffff:1.2.3.4",
+            "2001:db8::1",
+            "0.0.0.00",
+            "1.2.3.",
+            ".1.2.3",
+            "999.999.999.999",
+        ];
+        for text in cases {
+            assert_eq!(parse_addr(text), Addr::parse(text), "{text:?}");
+            if let Some(fast) = parse_ipv4_fast(text.as_bytes()) {
+                assert_eq!(Some(fast), Addr::parse(text), "{text:?}");
+            }
+        }
+        assert!(parse_ipv4_fast(b"10.0.0.1").is_some());
     }
 }

@@ -6,6 +6,10 @@
 //! path and a `FileId` is the index in it. The same inputs therefore give the same ids in every
 //! run, whatever order the operating system lists a folder in. Two different files that would
 //! print the same way are refused rather than left ambiguous.
+//!
+//! A file's format is found from its first bytes (Parquet, Arrow IPC), unless the user named a
+//! text preset for the archive ([`discover_as`]): text has no magic bytes that would tell a Zeek
+//! log from nfdump CSV, so it is never guessed into a reading, only into the error's advice.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::LoadError;
 use crate::model::FileId;
+use crate::presets::Preset;
 
 /// How a file's records are stored, found from its first bytes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
@@ -24,6 +29,8 @@ pub enum FileFormat {
     ArrowIpcFile,
     /// Arrow IPC streaming format (no magic; recognised by reading its schema message).
     ArrowIpcStream,
+    /// Sensor text read through a preset (never detected: named by the user).
+    Text(Preset),
 }
 
 impl std::fmt::Display for FileFormat {
@@ -32,6 +39,7 @@ impl std::fmt::Display for FileFormat {
             FileFormat::Parquet => "parquet",
             FileFormat::ArrowIpcFile => "arrow-ipc-file",
             FileFormat::ArrowIpcStream => "arrow-ipc-stream",
+            FileFormat::Text(preset) => return write!(f, "{preset} text"),
         })
     }
 }
@@ -95,10 +103,22 @@ impl FileTable {
 
     /// A table from already listed files, detecting each one's format.
     pub fn from_listed(listed: Vec<ListedFile>) -> Result<FileTable, LoadError> {
+        FileTable::from_listed_as(listed, None)
+    }
+
+    /// A table from already listed files, all read with `text` when it is set (see
+    /// [`discover_as`]), else each one's detected format.
+    pub fn from_listed_as(
+        listed: Vec<ListedFile>,
+        text: Option<Preset>,
+    ) -> Result<FileTable, LoadError> {
         let mut files = Vec::with_capacity(listed.len());
         for (idx, item) in listed.into_iter().enumerate() {
             let id = FileId(u32::try_from(idx).map_err(|_| LoadError::TooManyFiles)?);
-            let format = detect_format(&item.path, &item.display)?;
+            let format = match text {
+                Some(preset) => check_text(&item.path, &item.display, preset)?,
+                None => detect_format(&item.path, &item.display)?,
+            };
             files.push(FileEntry {
                 id,
                 path: item.path,
@@ -113,6 +133,41 @@ impl FileTable {
 /// Discovers the input files of `paths` and detects their formats (see [`list_files`]).
 pub fn discover(paths: &[PathBuf]) -> Result<FileTable, LoadError> {
     FileTable::from_listed(list_files(paths)?)
+}
+
+/// Discovers the input files of `paths`; with `text = Some(preset)` every file is sensor text
+/// read through that preset (an empty file is then simply an empty log), otherwise each
+/// file's format is detected as [`discover`] does.
+pub fn discover_as(paths: &[PathBuf], text: Option<Preset>) -> Result<FileTable, LoadError> {
+    FileTable::from_listed_as(list_files(paths)?, text)
+}
+
+/// The format of a file the user named as text: `Text(preset)`, unless its magic bytes say it is
+/// Parquet or Arrow IPC, which a text preset would only misread line by line.
+fn check_text(path: &Path, display: &str, preset: Preset) -> Result<FileFormat, LoadError> {
+    let file = File::open(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let head = super::text::head(file, 8).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let found = if head.starts_with(b"PAR1") {
+        Some(FileFormat::Parquet)
+    } else if head.starts_with(b"ARROW1") {
+        Some(FileFormat::ArrowIpcFile)
+    } else {
+        None
+    };
+    match found {
+        Some(found) => Err(LoadError::NotText {
+            file: display.to_string(),
+            preset,
+            found,
+        }),
+        None => Ok(FileFormat::Text(preset)),
+    }
 }
 
 /// Lists the files named by `paths`, sorted by display path, without opening them (text
@@ -257,8 +312,12 @@ pub fn detect_format(path: &Path, display: &str) -> Result<FileFormat, LoadError
     if arrow::ipc::reader::StreamReader::try_new(BufReader::new(file), None).is_ok() {
         return Ok(FileFormat::ArrowIpcStream);
     }
+    let head = File::open(path)
+        .and_then(|file| super::text::head(file, 8192))
+        .map_err(io_err)?;
     Err(LoadError::UnknownFormat {
         file: display.to_string(),
+        guess: super::text::guess_preset(&head),
     })
 }
 
@@ -335,7 +394,9 @@ mod tests {
         }
         touch(&dir.path().join("y/notes.txt"), b"hello world");
         match discover(&[dir.path().join("y")]) {
-            Err(LoadError::UnknownFormat { file }) => assert_eq!(file, "notes.txt"),
+            Err(LoadError::UnknownFormat { file, guess }) => {
+                assert_eq!((file.as_str(), guess), ("notes.txt", None))
+            }
             other => panic!("expected UnknownFormat, got {other:?}"),
         }
         assert!(matches!(
@@ -346,6 +407,27 @@ mod tests {
         assert!(matches!(
             discover(&[pattern]),
             Err(LoadError::NoMatch { .. })
+        ));
+    }
+
+    #[test]
+    fn text_archives_are_named_not_detected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(&dir.path().join("logs/conn.log"), b"#separator \\x09\n#path\tconn\n");
+        touch(&dir.path().join("logs/empty.log"), b"");
+        let table = discover_as(&[dir.path().join("logs")], Some(Preset::Zeek)).expect("text");
+        let formats: Vec<FileFormat> = table.files().iter().map(|f| f.format).collect();
+        assert_eq!(formats, [FileFormat::Text(Preset::Zeek); 2]);
+        match discover(&[dir.path().join("logs/conn.log")]) {
+            Err(err @ LoadError::UnknownFormat { .. }) => {
+                assert!(err.to_string().contains("--flows-format zeek"), "{err}")
+            }
+            other => panic!("expected UnknownFormat, got {other:?}"),
+        }
+        touch(&dir.path().join("p/part.parquet"), b"PAR1xxxx");
+        assert!(matches!(
+            discover_as(&[dir.path().join("p")], Some(Preset::Zeek)),
+            Err(LoadError::NotText { .. })
         ));
     }
 

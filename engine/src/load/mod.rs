@@ -15,7 +15,9 @@
 //! - [`networks`]: the networks file, longest prefix wins;
 //! - [`batch`]: the column request and the decoded batch types;
 //! - `arrow_decode`: Arrow arrays → vectors (the hot path);
-//! - `parquet` and `ipc`: streaming readers (bounded memory, one batch at a time).
+//! - `parquet` and `ipc`: streaming readers (bounded memory, one batch at a time);
+//! - [`text`]: sensor text named with a preset ([`FileFormat::Text`]), its batches decoded
+//!   like any other and its malformed lines merged into the file's report.
 
 mod arrow_decode;
 pub mod batch;
@@ -23,6 +25,7 @@ pub mod files;
 mod ipc;
 pub mod networks;
 mod parquet;
+pub mod text;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -31,9 +34,10 @@ use arrow::datatypes::DataType;
 
 pub use arrow_decode::{EventDecoder, FlowDecoder};
 pub use batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
-pub use files::{discover, list_files, FileEntry, FileFormat, FileTable, ListedFile};
+pub use files::{discover, discover_as, list_files, FileEntry, FileFormat, FileTable, ListedFile};
 pub use networks::{LabelId, NetworkLineError, Networks};
 pub use parquet::{file_row_count, file_stats, FileStats, RowGroupStats};
+pub use text::{TextProblem, TextSummary};
 
 use crate::model::FileId;
 use arrow::record_batch::RecordBatch;
@@ -56,6 +60,11 @@ pub struct ReadOptions {
     pub until: Option<i64>,
     /// Rows per decoded batch (memory is bounded by a few batches per reader).
     pub batch_rows: usize,
+    /// Text inputs: the zone of timestamps printed without one (nfdump, Argus); `None` is UTC.
+    pub tz: Option<chrono::FixedOffset>,
+    /// Text inputs: pair the two directions of unidirectional records (nfdump, SiLK) whose
+    /// starts are at most this far apart (see `presets`).
+    pub biflow_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ReadOptions {
@@ -65,6 +74,8 @@ impl Default for ReadOptions {
             since: None,
             until: None,
             batch_rows: DEFAULT_BATCH_ROWS,
+            tz: None,
+            biflow_timeout: None,
         }
     }
 }
@@ -141,6 +152,9 @@ pub struct LoadReport {
     pub row_groups_skipped: u64,
     /// The first [`MAX_PROBLEMS_PER_FILE`] skipped rows, in row order per batch.
     pub problems: Vec<RowProblem>,
+    /// For a text file: what its preset did, malformed lines with their line numbers
+    /// included (those lines are also counted in `rows_read` and `rows_skipped`).
+    pub text: Option<TextSummary>,
 }
 
 impl LoadReport {
@@ -157,6 +171,7 @@ impl LoadReport {
             row_groups: 0,
             row_groups_skipped: 0,
             problems: Vec::new(),
+            text: None,
         }
     }
 }
@@ -232,16 +247,30 @@ pub enum LoadError {
         /// The file.
         file: String,
     },
-    /// The file is neither Parquet nor Arrow IPC.
-    #[error("{file}: not a Parquet or Arrow IPC file")]
-    #[diagnostic(
-        code(engine::load::unknown_format),
-        help("text logs are read with a preset (`--preset zeek`, …)")
-    )]
+    /// The file is neither Parquet nor Arrow IPC (and no text format was named).
+    #[error("{file}: not a Parquet or Arrow IPC file{}", text::format_hint(*.guess))]
+    #[diagnostic(code(engine::load::unknown_format))]
     UnknownFormat {
         /// The file.
         file: String,
+        /// The text preset its first bytes suggest, if any.
+        guess: Option<crate::presets::Preset>,
     },
+    /// A file named as text is Parquet or Arrow IPC.
+    #[error("{file}: is {found}, not {preset} text; read it without a text format")]
+    #[diagnostic(code(engine::load::not_text))]
+    NotText {
+        /// The file.
+        file: String,
+        /// The preset it was to be read with.
+        preset: crate::presets::Preset,
+        /// What it is.
+        found: FileFormat,
+    },
+    /// A text preset failed: unreadable header, I/O, or a malformed line under `strict`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Text(#[from] crate::presets::PresetError),
     /// The Parquet reader failed (corrupt or truncated file, unsupported encoding).
     #[error("{file}: cannot read Parquet: {source}")]
     #[diagnostic(code(engine::load::parquet))]
@@ -396,7 +425,7 @@ pub fn read_event_batch(
     Ok((events, decoder.finish()))
 }
 
-fn read_any<D: arrow_decode::RecordDecoder>(
+fn read_any<D: arrow_decode::RecordDecoder + text::TextKind>(
     file: &FileEntry,
     mut decoder: D,
     opts: &ReadOptions,
@@ -407,7 +436,7 @@ fn read_any<D: arrow_decode::RecordDecoder>(
 }
 
 /// Reads a file through a decoder the caller keeps (to inspect it afterwards).
-fn read_into<D: arrow_decode::RecordDecoder>(
+fn read_into<D: arrow_decode::RecordDecoder + text::TextKind>(
     file: &FileEntry,
     decoder: &mut D,
     opts: &ReadOptions,
@@ -428,6 +457,7 @@ fn read_into<D: arrow_decode::RecordDecoder>(
                 sink,
             )
         }
+        FileFormat::Text(preset) => text::read(file, preset, decoder, opts, sink),
     }
 }
 

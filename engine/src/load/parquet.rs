@@ -1,12 +1,14 @@
 //! Parquet reading: only the needed columns, addresses as dictionaries, row groups outside the
 //! time window never read, and batches streamed to the decoder one at a time.
 //!
-//! Two facts of the Parquet reader shape this module. It returns plain strings unless the
+//! Three facts of the Parquet reader shape this module. It returns plain strings unless the
 //! read schema asks for `Dictionary(Int32, Utf8)`, so string address columns are requested as
 //! dictionaries (if the reader refuses the override, plain strings are read and parsed per
-//! row: slower, same result). And a reader's batches may span row-group boundaries, so when
-//! row groups are skipped each contiguous run of kept groups gets its own reader, which keeps
-//! every row's position in the file (its identity) exact.
+//! row: slower, same result). Where a writer fell back from dictionary to plain pages, asking
+//! for a dictionary makes the reader hash every value to build one per batch, so that is
+//! decided per row group from the page encodings. And a reader's batches may span row-group
+//! boundaries, so each contiguous run of row groups read the same way gets its own reader,
+//! which keeps every row's position in the file (its identity) exact.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
+use parquet::basic::Encoding;
 
 use super::arrow_decode::{RecordDecoder, ADDRESS_COLUMNS};
 use super::files::{FileEntry, FileFormat};
@@ -148,7 +151,10 @@ pub(crate) fn read<D: RecordDecoder>(
         .iter()
         .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
         .collect();
-    let metadata = with_dictionary_addresses(&base).unwrap_or(base);
+    let modes: Vec<DictMode> = (0..group_rows.len())
+        .map(|g| dictionary_mode(&base, g))
+        .collect();
+    let mut variants: Vec<(DictMode, ArrowReaderMetadata)> = Vec::new();
     decoder.report_mut().row_groups = group_rows.len() as u64;
 
     let mut group = 0;
@@ -165,15 +171,25 @@ pub(crate) fn read<D: RecordDecoder>(
         }
         let first_group = group;
         let first_row = next_row;
-        while group < group_rows.len() && keep_groups[group] {
+        let mode = modes[group];
+        while group < group_rows.len() && keep_groups[group] && modes[group] == mode {
             next_row += group_rows[group];
             group += 1;
         }
+        let metadata = match variants.iter().find(|(m, _)| *m == mode) {
+            Some((_, metadata)) => metadata.clone(),
+            None => {
+                let metadata =
+                    with_dictionary_addresses(&base, mode).unwrap_or_else(|| base.clone());
+                variants.push((mode, metadata.clone()));
+                metadata
+            }
+        };
         let handle = handle.try_clone().map_err(|source| LoadError::Io {
             path: file.path.clone(),
             source,
         })?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata.clone())
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, metadata)
             .with_row_groups((first_group..group).collect())
             .with_projection(mask.clone())
             .with_batch_size(opts.batch_rows.max(1))
@@ -181,10 +197,7 @@ pub(crate) fn read<D: RecordDecoder>(
             .map_err(|source| parquet_error(file, source))?;
         decoder.set_next_row(first_row);
         for batch in reader {
-            let batch = batch.map_err(|source| LoadError::Arrow {
-                file: file.display.clone(),
-                source,
-            })?;
+            let batch = batch.map_err(|source| parquet_error(file, source.into()))?;
             let decoded = decoder.decode(&batch)?;
             if !D::batch_is_empty(&decoded) {
                 sink(decoded);
@@ -194,21 +207,62 @@ pub(crate) fn read<D: RecordDecoder>(
     Ok(())
 }
 
-/// The reader metadata with string address columns read as `Dictionary(Int32, Utf8)`, or
-/// `None` if there are none or the reader refuses.
-fn with_dictionary_addresses(base: &ArrowReaderMetadata) -> Option<ArrowReaderMetadata> {
+/// Which address columns (bit 0 `src_addr`, bit 1 `dst_addr`) to read as dictionaries.
+type DictMode = u8;
+
+/// The address columns worth reading as dictionaries in row group `group`: string columns
+/// whose data pages are all dictionary-encoded (or whose page encodings are not recorded).
+/// Asking for a dictionary where the writer fell back to plain pages makes the reader hash
+/// every value to rebuild one per batch, which costs more than parsing each row.
+fn dictionary_mode(base: &ArrowReaderMetadata, group: usize) -> DictMode {
+    let parquet_schema = base.parquet_schema();
+    let row_group = base.metadata().row_group(group);
+    let mut mode = 0;
+    for (bit, name) in ADDRESS_COLUMNS.iter().enumerate() {
+        let is_text = base.schema().field_with_name(name).is_ok_and(|field| {
+            matches!(
+                field.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
+        });
+        let leaf = parquet_schema
+            .columns()
+            .iter()
+            .position(|c| c.path().parts() == [name.to_string()]);
+        let (true, Some(leaf)) = (is_text, leaf) else {
+            continue;
+        };
+        let chunk = row_group.column(leaf);
+        let all_dictionary = chunk.dictionary_page_offset().is_some()
+            && chunk.page_encoding_stats_mask().is_none_or(|mask| {
+                mask.is_only(Encoding::PLAIN_DICTIONARY) || mask.is_only(Encoding::RLE_DICTIONARY)
+            });
+        if all_dictionary {
+            mode |= 1 << bit;
+        }
+    }
+    mode
+}
+
+/// The reader metadata with the address columns of `mode` read as `Dictionary(Int32, Utf8)`,
+/// or `None` if there are none or the reader refuses.
+fn with_dictionary_addresses(
+    base: &ArrowReaderMetadata,
+    mode: DictMode,
+) -> Option<ArrowReaderMetadata> {
+    if mode == 0 {
+        return None;
+    }
     let schema = base.schema();
-    let mut changed = false;
     let fields: Vec<Arc<Field>> = schema
         .fields()
         .iter()
         .map(|field| {
-            let is_text = matches!(
-                field.data_type(),
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-            );
-            if is_text && ADDRESS_COLUMNS.contains(&field.name().as_str()) {
-                changed = true;
+            let wanted = ADDRESS_COLUMNS
+                .iter()
+                .position(|name| name == field.name())
+                .is_some_and(|bit| mode & (1 << bit) != 0);
+            if wanted {
                 let dict =
                     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
                 Arc::new(field.as_ref().clone().with_data_type(dict))
@@ -217,9 +271,6 @@ fn with_dictionary_addresses(base: &ArrowReaderMetadata) -> Option<ArrowReaderMe
             }
         })
         .collect();
-    if !changed {
-        return None;
-    }
     let supplied = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     ArrowReaderMetadata::try_new(
         Arc::clone(base.metadata()),

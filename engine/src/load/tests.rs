@@ -354,6 +354,10 @@ fn addresses_of_every_accepted_type() {
             "{data_type}"
         );
     }
+    // Text stored as binary (no string annotation) is read as text.
+    let as_binary = BinaryArray::from(texts.iter().map(|t| t.as_bytes()).collect::<Vec<_>>());
+    let (flows, _) = decode(with(canonical(), "src_addr", Arc::new(as_binary)));
+    assert_eq!(flows.src, expect);
     let four = FixedSizeBinaryArray::try_from_iter([[10u8, 0, 0, 1]; 4].iter()).expect("4 bytes");
     let (flows, _) = decode(with(canonical(), "src_addr", Arc::new(four)));
     assert_eq!(flows.src, vec![addr("10.0.0.1"); 4]);
@@ -859,4 +863,58 @@ fn arrow_ipc_files_and_streams() {
     .expect("reads stdin-like stream");
     assert_eq!((report.display.as_str(), report.rows_kept), ("<stdin>", 8));
     assert_eq!(batches[0].file, FileId(9));
+}
+
+#[test]
+fn parquet_plain_and_fallback_pages_read_the_same() {
+    use ::parquet::file::properties::WriterProperties;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let batch = flows_at(0, 3000);
+    let nets = networks();
+    let (expect, _) = read_flow_batch(
+        &batch,
+        FileId(3),
+        "x",
+        0,
+        &FlowColumns::all(),
+        &nets,
+        &ReadOptions::default(),
+    )
+    .expect("decodes");
+    let variants = [
+        (
+            "fallback",
+            WriterProperties::builder()
+                .set_dictionary_page_size_limit(16)
+                .set_data_page_row_count_limit(100)
+                .set_write_batch_size(100)
+                .build(),
+        ),
+        (
+            "plain",
+            WriterProperties::builder()
+                .set_dictionary_enabled(false)
+                .build(),
+        ),
+    ];
+    for (name, props) in variants {
+        let path = dir.path().join(format!("{name}.parquet"));
+        let out = std::fs::File::create(&path).expect("create");
+        let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).expect("writer");
+        writer.write(&batch).expect("write");
+        writer.close().expect("close");
+        let opts = ReadOptions {
+            batch_rows: 700,
+            ..ReadOptions::default()
+        };
+        let (batches, report) = read_all(&entry(&path, FileFormat::Parquet), &opts).expect(name);
+        assert_eq!(report.rows_kept, 3000, "{name}");
+        let src: Vec<Addr> = batches.iter().flat_map(|b| b.src.iter().copied()).collect();
+        let dst_label: Vec<LabelId> = batches
+            .iter()
+            .flat_map(|b| b.dst_label.iter().copied())
+            .collect();
+        assert_eq!(src, expect.src, "{name}");
+        assert_eq!(dst_label, expect.dst_label, "{name}");
+    }
 }

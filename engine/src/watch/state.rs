@@ -1,0 +1,324 @@
+//! What `--state DIR` keeps, and the emit file whose committed length it records.
+//!
+//! The commit protocol of one epoch, in order: append the epoch's change lines to the emit
+//! file and fsync it; write `results-<epoch>.json` (the current results, for `flowpat
+//! results`); write `state.json` (temporary file, fsync, rename, fsync of the folder); delete
+//! the previous results file. `state.json` is the commit point: it names the last committed
+//! epoch, the emit file's length after it, the results file, every ingested file with its
+//! fingerprint, the networks text and the retention clock. Before an epoch starts, the same
+//! document is written with the epoch's intended actions (`pending`), so that after a crash
+//! the restart re-runs exactly that epoch instead of regrouping files that arrived meanwhile.
+//! A crash anywhere therefore leaves either the old commit (the emit file is cut back to its
+//! recorded length on restart and the epoch is redone) or the new one.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{ChangeFormat, EmitTarget, Kind, StateMismatch, WatchError};
+use crate::datum::Row;
+use crate::render::Epoch;
+
+/// Version of the `state.json` layout.
+pub(super) const STATE_VERSION: u32 = 1;
+/// The commit document in a state folder.
+pub(super) const STATE_FILE: &str = "state.json";
+
+/// One ingested file, as committed.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct FileRecord {
+    pub kind: Kind,
+    pub display: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub sha256: String,
+    pub id: u32,
+    /// The epoch that ingested this version of the file.
+    pub epoch: Epoch,
+}
+
+/// One intended change of a pending epoch.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub(super) enum Action {
+    /// Read a new file, or a new version of an ingested one.
+    Add {
+        kind: Kind,
+        display: String,
+        path: PathBuf,
+    },
+    /// Retract an ingested file.
+    Remove { kind: Kind, display: String },
+    /// Relabel every record under this networks text.
+    Networks { fingerprint: String, text: String },
+}
+
+/// A file id assigned to a display path (kept after the file goes, so it comes back as itself).
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct IdRecord {
+    pub kind: Kind,
+    pub display: String,
+    pub id: u32,
+}
+
+/// `state.json`.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct StateDoc {
+    pub version: u32,
+    /// SHA-256 of the join plans' explain text: a state belongs to one set of patterns.
+    pub plans: String,
+    pub patterns: Vec<String>,
+    /// Last committed epoch.
+    pub epoch: Option<Epoch>,
+    /// The emit file (absent for stdout) and its length after the committed epoch.
+    pub emit: Option<PathBuf>,
+    pub emit_bytes: u64,
+    pub networks_path: PathBuf,
+    pub networks_fingerprint: String,
+    pub networks_text: String,
+    pub retain_micros: Option<i64>,
+    /// Newest record time seen (the retention clock).
+    pub max_time: Option<i64>,
+    pub ids: Vec<IdRecord>,
+    pub files: Vec<FileRecord>,
+    /// Name of the results file of the committed epoch, in the state folder.
+    pub results: Option<String>,
+    /// The epoch under way when this was written, if any.
+    pub pending: Option<Vec<Action>>,
+}
+
+/// The current results of every pattern, as printed: what `flowpat results` shows.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ResultsSnapshot {
+    /// The epoch these results are current after (`None` before the first).
+    pub epoch: Option<Epoch>,
+    /// One entry per pattern, in pattern order.
+    pub patterns: Vec<PatternResults>,
+}
+
+/// The current results of one pattern.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PatternResults {
+    /// The pattern's name.
+    pub pattern: String,
+    /// Column names, as `run` prints them (last `matches`).
+    pub header: Vec<String>,
+    /// Rows of printed cells aligned with `header`, sorted by identity.
+    pub rows: Vec<Vec<String>>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WatchError + '_ {
+    move |source| WatchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync of
+/// the folder.
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WatchError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
+    file.write_all(bytes).map_err(io_err(&tmp))?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    // The rename is durable once the folder is.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads `state.json` of `dir`, if there is one.
+pub(super) fn read_state(dir: &Path) -> Result<Option<StateDoc>, WatchError> {
+    let path = dir.join(STATE_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(WatchError::Io { path, source }),
+    };
+    let doc: StateDoc = serde_json::from_str(&text).map_err(|source| WatchError::BadState {
+        path: path.clone(),
+        source,
+    })?;
+    if doc.version != STATE_VERSION {
+        return Err(WatchError::StateMismatch {
+            path,
+            what: StateMismatch::Version { found: doc.version },
+        });
+    }
+    Ok(Some(doc))
+}
+
+/// A results file: the printed results (what `flowpat results` reads) and the result rows
+/// themselves, which a restart takes as the committed state of the change stream.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct CommittedResults {
+    #[serde(flatten)]
+    pub snapshot: ResultsSnapshot,
+    /// `(plan, row, matches)`.
+    pub rows: Vec<(usize, Row, i64)>,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, WatchError> {
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
+    serde_json::from_str(&text).map_err(|source| WatchError::BadState { path, source })
+}
+
+/// Reads the results file a state document names, rows included.
+pub(super) fn read_committed(dir: &Path, name: &str) -> Result<CommittedResults, WatchError> {
+    read_json(dir, name)
+}
+
+/// The current results recorded in a state folder by a running or finished `watch`.
+pub fn read_results(state_dir: &Path) -> Result<ResultsSnapshot, WatchError> {
+    // A running watch may commit between reading the state and its results file (and then
+    // delete the older results file); read again in that case.
+    let mut last = None;
+    for _ in 0..5 {
+        let Some(doc) = read_state(state_dir)? else {
+            return Err(WatchError::NoState {
+                path: state_dir.to_path_buf(),
+            });
+        };
+        let Some(name) = doc.results else {
+            return Ok(ResultsSnapshot {
+                epoch: None,
+                patterns: Vec::new(),
+            });
+        };
+        match read_json::<ResultsSnapshot>(state_dir, &name) {
+            Ok(snapshot) => return Ok(snapshot),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or(WatchError::NoState {
+        path: state_dir.to_path_buf(),
+    }))
+}
+
+/// SHA-256 (hex) of a file's bytes.
+pub(super) fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// SHA-256 (hex) of some text.
+pub(super) fn sha256_text(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where change lines go, and how many bytes of a file are committed.
+pub(super) struct Emitter {
+    target: Option<EmitTarget>,
+    file: Option<File>,
+    /// Bytes in the emit file (committed or not).
+    pub len: u64,
+    /// Whether the CSV header still has to be written (first bytes of the stream).
+    pub needs_header: bool,
+}
+
+impl Emitter {
+    /// Opens the emit target; a file is cut back to `committed` bytes (what the last commit
+    /// recorded; 0 for a new stream).
+    pub fn open(
+        target: Option<EmitTarget>,
+        committed: u64,
+        format: ChangeFormat,
+    ) -> Result<Emitter, WatchError> {
+        let mut file = None;
+        if let Some(EmitTarget::File(path)) = &target {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+            }
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(io_err(path))?;
+            let found = f.metadata().map_err(io_err(path))?.len();
+            if found < committed {
+                return Err(WatchError::StateMismatch {
+                    path: path.clone(),
+                    what: StateMismatch::EmitShorter { committed, found },
+                });
+            }
+            f.set_len(committed).map_err(io_err(path))?;
+            f.seek(SeekFrom::Start(committed)).map_err(io_err(path))?;
+            f.sync_all().map_err(io_err(path))?;
+            file = Some(f);
+        }
+        Ok(Emitter {
+            target,
+            file,
+            len: committed,
+            needs_header: committed == 0 && format == ChangeFormat::Csv,
+        })
+    }
+
+    /// Appends bytes. `crash_midway` is the test hook: write half, make it durable, abort.
+    pub fn write(&mut self, bytes: &[u8], crash_midway: bool) -> Result<(), WatchError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match (&self.target, &mut self.file) {
+            (Some(EmitTarget::File(path)), Some(f)) => {
+                if crash_midway {
+                    let half = bytes.len() / 2;
+                    f.write_all(&bytes[..half]).map_err(io_err(path))?;
+                    let _ = f.sync_all();
+                    std::process::abort();
+                }
+                f.write_all(bytes).map_err(io_err(path))?;
+                f.sync_data().map_err(io_err(path))?;
+            }
+            (Some(EmitTarget::Stdout), _) => {
+                let stdout = std::io::stdout();
+                let mut lock = stdout.lock();
+                let path = Path::new("<stdout>");
+                lock.write_all(bytes).map_err(io_err(path))?;
+                lock.flush().map_err(io_err(path))?;
+            }
+            _ => {}
+        }
+        self.len += bytes.len() as u64;
+        self.needs_header = false;
+        Ok(())
+    }
+
+    /// The emit file's path, if changes go to a file.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.target {
+            Some(EmitTarget::File(p)) => Some(p),
+            _ => None,
+        }
+    }
+}

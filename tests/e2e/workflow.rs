@@ -1,0 +1,616 @@
+//! The analyst's workflow through the `flowpat` binary: revision diffs with hand-checked
+//! added and removed rows, saved results and their diff, pivots on a planted neighbourhood,
+//! the HTML view in a real browser, and catalog estimates against full runs.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flowpat_tests::cli::{flowpat, flowpat_bin, workspace_root};
+use flowpat_tests::fixture::Fixture;
+use flowpat_tests::model::{Ev, Flow, BASE_US, HOUR_US, SECOND_US};
+
+const NETWORKS: &str = "10.0.0.0/8,internal\ndefault,external\n";
+const MINUTE_US: i64 = 60 * SECOND_US;
+
+/// Runs `flowpat` and returns its output whatever the exit code.
+fn flowpat_output<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(flowpat_bin())
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("spawning flowpat")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// CSV text → rows of (column → value).
+fn csv_rows(csv_text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("csv header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("csv record");
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// The exfiltration archive of the revision tests; rows are named in the comments.
+fn exfil_fixture() -> Fixture {
+    let mut fx = Fixture::new(NETWORKS);
+    let out = |sent: u64, received: u64| {
+        Flow::tcp("10.0.0.5", 40000, "198.51.100.9", 443).bytes(sent, received)
+    };
+    fx.flows(
+        "flows.parquet",
+        vec![
+            out(1_500_000, 100),                  // 0: OLD only (≤ 2 MB)
+            out(3_000_000, 100),                  // 1: both
+            out(3_000_000, 400_000),              // 2: NEW only (7.5×)
+            out(2_000_000, 0),                    // 3: OLD only (not > 2 MB)
+            out(5_000_000, 0).lasting(SECOND_US), // 4: neither (1 s)
+            Flow::tcp("198.51.100.9", 443, "10.0.0.5", 40000).bytes(5_000_000, 0), // 5: neither (inbound)
+            out(2_000_001, 200_000), // 6: both (exactly 10×, over 2 MB)
+        ],
+    );
+    fx
+}
+
+/// A folder with `common.pattern` and a NEW exfiltration pattern: over 2 MB and 5× (OLD: 1 MB
+/// and 10×), written without `--param` so that the file itself is the revision.
+fn new_revision(dir: &Path) -> PathBuf {
+    let root = workspace_root().join("patterns");
+    std::fs::copy(root.join("common.pattern"), dir.join("common.pattern")).expect("copy common");
+    let old =
+        std::fs::read_to_string(root.join("exfiltration.pattern")).expect("read exfiltration");
+    let new = old
+        .replace("param threshold = 1MB;", "param threshold = 2MB;")
+        .replace(
+            "bytesSent >= 10 * bytesReceived",
+            "bytesSent >= 5 * bytesReceived",
+        );
+    assert_ne!(
+        new, old,
+        "the catalog pattern changed shape; update this test"
+    );
+    let path = dir.join("exfiltration.pattern");
+    std::fs::write(&path, new).expect("write NEW");
+    path
+}
+
+fn data_args(fx: &Fixture) -> Vec<String> {
+    let mut args = vec![
+        "--flows".to_string(),
+        fx.flows_dir().display().to_string(),
+        "--networks".into(),
+        fx.networks_path().display().to_string(),
+        "--workers".into(),
+        "1".into(),
+    ];
+    if let Some(events) = fx.events_dir() {
+        args.extend(["--events".to_string(), events.display().to_string()]);
+    }
+    args
+}
+
+/// (change, conn.row) pairs of a diff's CSV.
+fn changes(csv_text: &str) -> BTreeSet<(String, String)> {
+    csv_rows(csv_text)
+        .into_iter()
+        .map(|r| (r["change"].clone(), r["conn.row"].clone()))
+        .collect()
+}
+
+fn expected_changes() -> BTreeSet<(String, String)> {
+    [("removed", "0"), ("removed", "3"), ("added", "2")]
+        .iter()
+        .map(|(c, r)| (c.to_string(), r.to_string()))
+        .collect()
+}
+
+#[test]
+fn revision_diff_reports_hand_checked_rows_and_exit_codes() {
+    let fx = exfil_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new = new_revision(dir.path());
+    let old = workspace_root().join("patterns/exfiltration.pattern");
+
+    let mut args = vec![
+        "diff".to_string(),
+        old.display().to_string(),
+        new.display().to_string(),
+        "--format".into(),
+        "csv".into(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "differences exit 1\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(changes(&text(&out.stdout)), expected_changes());
+
+    // The table says how many rows are in both (1 and 6).
+    args[4] = "table".into();
+    let table = text(&flowpat_output(&args).stdout);
+    assert!(
+        table.contains(
+            "in both: 2   only in OLD (removed): 2   only in NEW (added): 1   matches changed: 0"
+        ),
+        "{table}"
+    );
+
+    // A revision against itself agrees.
+    let mut same = vec![
+        "diff".to_string(),
+        old.display().to_string(),
+        old.display().to_string(),
+    ];
+    same.extend(data_args(&fx));
+    let out = flowpat_output(&same);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no differences"));
+}
+
+#[test]
+fn revision_diff_reads_old_from_git() {
+    if Command::new("git").arg("--version").output().is_err() {
+        eprintln!("skipping: git is not installed");
+        return;
+    }
+    let fx = exfil_fixture();
+    let repo = tempfile::tempdir().expect("tempdir");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    let root = workspace_root().join("patterns");
+    for name in ["common.pattern", "exfiltration.pattern"] {
+        std::fs::copy(root.join(name), repo.path().join(name)).expect("copy");
+    }
+    git(&["add", "."]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "-m",
+        "catalog",
+    ]);
+    let new = new_revision(repo.path());
+
+    let mut args = vec![
+        "diff".to_string(),
+        format!("{}@HEAD", new.display()),
+        new.display().to_string(),
+        "--format".into(),
+        "csv".into(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(changes(&text(&out.stdout)), expected_changes());
+}
+
+#[test]
+fn saved_results_carry_provenance_and_diff() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let fx = exfil_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new = new_revision(dir.path());
+    let old = workspace_root().join("patterns/exfiltration.pattern");
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    for (pattern, out) in [(&old, &a), (&new, &b)] {
+        let mut args = vec![
+            "run".to_string(),
+            pattern.display().to_string(),
+            "--format".into(),
+            "parquet".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "-q".into(),
+        ];
+        args.extend(data_args(&fx));
+        flowpat(&args);
+    }
+    let reader =
+        SerializedFileReader::new(std::fs::File::open(&a).expect("open a")).expect("parquet");
+    let kv: std::collections::BTreeMap<String, String> = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .expect("key-value metadata")
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+        .collect();
+    let source = std::fs::read_to_string(&old).expect("read pattern");
+    assert_eq!(kv["flowpat.pattern.text"], source);
+    assert!(
+        kv["flowpat.pattern.uses"].contains("define internal"),
+        "{}",
+        kv["flowpat.pattern.uses"]
+    );
+    assert_eq!(kv["flowpat.pattern.sha256"].len(), 64);
+    assert!(
+        kv["flowpat.flows"].contains("flows.parquet"),
+        "{}",
+        kv["flowpat.flows"]
+    );
+
+    let out = flowpat_output(&[
+        "diff",
+        "--results",
+        &a.display().to_string(),
+        &b.display().to_string(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(changes(&text(&out.stdout)), expected_changes());
+    assert!(
+        text(&out.stderr).contains("flowpat.pattern.sha256 differs"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = flowpat_output(&[
+        "diff",
+        "--results",
+        &a.display().to_string(),
+        &a.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Host 10.1.1.1 around T0 = BASE_US: three flows and one event within an hour, others outside
+/// the hour or about other hosts.
+fn planted() -> Fixture {
+    let t0 = BASE_US;
+    let mut fx = Fixture::new(NETWORKS);
+    fx.flows(
+        "flows.parquet",
+        vec![
+            Flow::tcp("10.1.1.1", 50001, "203.0.113.5", 443).starting(t0 + 10 * MINUTE_US), // 0: out, in window
+            Flow::tcp("10.1.1.1", 50002, "203.0.113.6", 22).starting(t0 - 30 * MINUTE_US), // 1: out, in window
+            Flow::tcp("198.51.100.7", 50003, "10.1.1.1", 3389).starting(t0 + 50 * MINUTE_US), // 2: in, in window
+            Flow::tcp("10.1.1.1", 50004, "203.0.113.5", 443).starting(t0 + 2 * HOUR_US), // 3: too late
+            Flow::tcp("10.1.1.2", 50005, "203.0.113.5", 443).starting(t0), // 4: another host
+            Flow::tcp("10.1.1.1", 50006, "203.0.113.9", 80).starting(t0 - 61 * MINUTE_US), // 5: too early
+        ],
+    );
+    fx.events(
+        "events.parquet",
+        vec![
+            Ev::new(
+                t0 + 5 * MINUTE_US,
+                "198.51.100.7",
+                "10.1.1.1",
+                "ET SCAN RDP",
+            ), // 0: in window
+            Ev::new(t0, "10.1.1.2", "198.51.100.99", "ET POLICY other host"), // 1: another host
+            Ev::new(t0 + 3 * HOUR_US, "198.51.100.7", "10.1.1.1", "ET SCAN late"), // 2: too late
+        ],
+    );
+    fx
+}
+
+fn records(csv_text: &str) -> BTreeSet<(String, String)> {
+    csv_rows(csv_text)
+        .into_iter()
+        .map(|r| (r["kind"].clone(), r["row"].clone()))
+        .collect()
+}
+
+fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn pivot_returns_exactly_the_planted_neighbourhood() {
+    let fx = planted();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hood = dir.path().join("hood.csv");
+    let mut args = vec![
+        "pivot".to_string(),
+        "--address".into(),
+        "10.1.1.1".into(),
+        "--at".into(),
+        "2024-05-01T10:00:00Z".into(),
+        "--window".into(),
+        "1h".into(),
+        "--format".into(),
+        "csv".into(),
+        "--out".into(),
+        hood.display().to_string(),
+    ];
+    args.extend(data_args(&fx));
+    flowpat(&args);
+    let first = std::fs::read_to_string(&hood).expect("read hood");
+    assert_eq!(
+        records(&first),
+        set(&[("flow", "0"), ("flow", "1"), ("flow", "2"), ("event", "0")])
+    );
+
+    // From a connection: its two ends within an hour of it (flow 2 at T0+50m, 198.51.100.7 ↔ 10.1.1.1).
+    let mut args = vec![
+        "pivot".to_string(),
+        "--conn".into(),
+        "flows.parquet:2".into(),
+        "--window".into(),
+        "1h".into(),
+        "--format".into(),
+        "csv".into(),
+        "--no-patterns".into(),
+    ];
+    args.extend(data_args(&fx));
+    assert_eq!(
+        records(&flowpat(&args)),
+        set(&[("flow", "0"), ("flow", "2"), ("event", "0")])
+    );
+
+    // Pivoting again from the first CSV: one more hop, each record with its own window.
+    let mut args = vec![
+        "pivot".to_string(),
+        "--from".into(),
+        hood.display().to_string(),
+        "--window".into(),
+        "1h".into(),
+        "--format".into(),
+        "csv".into(),
+        "--no-patterns".into(),
+    ];
+    args.extend(data_args(&fx));
+    assert_eq!(
+        records(&flowpat(&args)),
+        set(&[
+            ("flow", "0"),
+            ("flow", "1"),
+            ("flow", "2"),
+            ("flow", "4"),
+            ("flow", "5"),
+            ("event", "0")
+        ])
+    );
+}
+
+/// Ids the page drew, from `chromium --dump-dom`.
+fn drawn(dom: &str, id: &str) -> BTreeSet<String> {
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in the page"));
+    let open = start + dom[start..].find('>').expect("tag end") + 1;
+    let close = open + dom[open..].find("</pre>").expect("pre end");
+    dom[open..close]
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.replace("&amp;", "&"))
+        .collect()
+}
+
+#[test]
+fn html_view_draws_exactly_the_results_in_chromium() {
+    let browser = Path::new("/usr/bin/chromium");
+    if !browser.exists() {
+        eprintln!("skipping the HTML view test: /usr/bin/chromium is absent (apt-get install -y chromium)");
+        return;
+    }
+    let fx = view_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("exfil.html");
+    let pattern = workspace_root().join("patterns/exfiltration.pattern");
+    let mut args = vec![
+        "run".to_string(),
+        pattern.display().to_string(),
+        "--format".into(),
+        "html".into(),
+        "--out".into(),
+        page.display().to_string(),
+        "-q".into(),
+    ];
+    args.extend(data_args(&fx));
+    flowpat(&args);
+    let mut csv_args = vec![
+        "run".to_string(),
+        pattern.display().to_string(),
+        "--format".into(),
+        "csv".into(),
+        "-q".into(),
+    ];
+    csv_args.extend(data_args(&fx));
+    let results = csv_rows(&flowpat(&csv_args));
+    assert_eq!(results.len(), 3);
+    let want_nodes: BTreeSet<String> = results
+        .iter()
+        .flat_map(|r| [r["srcadr"].clone(), r["destadr"].clone()])
+        .collect();
+    let want_edges: BTreeSet<String> = results
+        .iter()
+        .map(|r| format!("flow:{}:{}", r["conn.file"], r["conn.row"]))
+        .collect();
+
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("running chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        text(&out.stderr)
+    );
+    let dom = text(&out.stdout);
+    assert!(
+        dom.contains("data-drawn=\"yes\""),
+        "the page script did not finish:\n{dom}"
+    );
+    assert_eq!(drawn(&dom, "drawn-nodes"), want_nodes);
+    assert_eq!(drawn(&dom, "drawn-edges"), want_edges);
+    // Self-contained: nothing is fetched from anywhere.
+    let html = std::fs::read_to_string(&page).expect("read page");
+    for remote in ["http://", "https://", "src=\"", "<link"] {
+        assert!(
+            !html
+                .replace("http://www.w3.org/2000/svg", "")
+                .contains(remote),
+            "the page refers to `{remote}`"
+        );
+    }
+    // Dispositions colour the nodes: internal and external both appear in the legend.
+    assert!(html.contains(">internal</span>") && html.contains(">external</span>"));
+}
+
+/// The planted archive plus three exfiltration results: two flows sharing their ends, and
+/// one more pair of hosts.
+fn view_fixture() -> Fixture {
+    let mut fx = planted();
+    fx.flows(
+        "more.parquet",
+        vec![
+            Flow::tcp("10.2.2.2", 40000, "192.0.2.50", 443).bytes(3_000_000, 10),
+            Flow::tcp("10.2.2.2", 40001, "192.0.2.50", 443).bytes(4_000_000, 10),
+            Flow::udp("10.2.2.3", 40002, "192.0.2.51", 53).bytes(9_000_000, 0),
+        ],
+    );
+    fx
+}
+
+#[test]
+fn dot_view_lists_the_same_graph() {
+    let fx = view_fixture();
+    let pattern = workspace_root().join("patterns/exfiltration.pattern");
+    let mut args = vec![
+        "run".to_string(),
+        pattern.display().to_string(),
+        "--format".into(),
+        "dot".into(),
+        "-q".into(),
+    ];
+    args.extend(data_args(&fx));
+    let dot = flowpat(&args);
+    assert!(dot.starts_with("digraph "), "{dot}");
+    let edges: BTreeSet<&str> = dot
+        .lines()
+        .filter(|l| l.contains(" -> "))
+        .filter_map(|l| l.split("id=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            "flow:more.parquet:0",
+            "flow:more.parquet:1",
+            "flow:more.parquet:2"
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert!(
+        dot.contains("\"10.2.2.2\" [fillcolor=\"#4e79a7\""),
+        "internal hosts are blue:\n{dot}"
+    );
+}
+
+/// Estimates from samples against full runs on a generated archive of modest size.
+#[test]
+fn catalog_estimates_are_within_twice_the_actual_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = dir.path().join("g");
+    flowpat(&[
+        "generate",
+        "--rows",
+        "200000",
+        "--seed",
+        "3",
+        "--out",
+        &archive.display().to_string(),
+    ]);
+    let data = |archive: &Path| {
+        vec![
+            "--flows".to_string(),
+            archive.join("flows").display().to_string(),
+            "--events".into(),
+            archive.join("events").display().to_string(),
+            "--networks".into(),
+            archive.join("networks.csv").display().to_string(),
+        ]
+    };
+    let mut catalog_args = vec![
+        "catalog".to_string(),
+        "patterns".into(),
+        "--format".into(),
+        "csv".into(),
+        "-q".into(),
+    ];
+    catalog_args.extend(data(&archive));
+    let estimates = csv_rows(&flowpat(&catalog_args));
+    assert_eq!(estimates.len(), 6);
+    for entry in &estimates {
+        assert!(
+            !entry["description"].is_empty()
+                && !entry["author"].is_empty()
+                && !entry["scheduled"].is_empty(),
+            "{entry:?}"
+        );
+        let mut run_args = vec![
+            "run".to_string(),
+            entry["file"].clone(),
+            "--format".into(),
+            "csv".into(),
+            "-q".into(),
+        ];
+        run_args.extend(data(&archive));
+        let actual = csv_rows(&flowpat(&run_args)).len() as f64;
+        let estimate: f64 = entry["estimated_results"].parse().expect("a number");
+        eprintln!(
+            "{}: estimated {estimate}, actual {actual} ({})",
+            entry["name"], entry["sampling"]
+        );
+        if actual == 0.0 {
+            assert!(
+                estimate < 10.0,
+                "{}: estimated {estimate} for none",
+                entry["name"]
+            );
+        } else {
+            assert!(
+                estimate <= 2.0 * actual && estimate >= actual / 2.0,
+                "{}: estimated {estimate}, actual {actual}",
+                entry["name"]
+            );
+        }
+        let runtime: f64 = entry["estimated_runtime_seconds"]
+            .parse()
+            .expect("a number");
+        assert!(runtime > 0.0);
+    }
+}
