@@ -346,7 +346,8 @@ pub fn read_events(root: &Path) -> anyhow::Result<Loaded<Ev>> {
                         signature: optional(signature, idx, || signature.value(idx).to_owned())?,
                         severity: optional(severity, idx, || severity.value(idx))?,
                         // `category` is optional in the flow model: a null reads as empty.
-                        category: optional(category, idx, || category.value(idx).to_owned()).unwrap_or_default(),
+                        category: optional(category, idx, || category.value(idx).to_owned())
+                            .unwrap_or_default(),
                     })
                 })();
                 match record {

@@ -46,8 +46,10 @@ pub fn find(start: &Path) -> Option<PathBuf> {
 
 /// Reads a config file, resolving its paths against its folder.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut config: Config = toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut config: Config =
+        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let fix = |p: &mut PathBuf| {
         if p.is_relative() {
@@ -62,7 +64,11 @@ pub fn load(path: &Path) -> Result<Config> {
 
 /// Fills what the command line left unset from the config (explicit `--config`, or the one
 /// found upward from the working directory). Returns the file used, if any.
-pub fn apply(args: &mut RunArgs, explicit: Option<&Path>, workers_given: bool) -> Result<Option<PathBuf>> {
+pub fn apply(
+    args: &mut RunArgs,
+    explicit: Option<&Path>,
+    workers_given: bool,
+) -> Result<Option<PathBuf>> {
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => std::env::current_dir().ok().and_then(|d| find(&d)),

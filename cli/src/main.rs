@@ -46,7 +46,9 @@ enum DiagFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Check pattern files and print every diagnostic (exit 1 if any error)
-    #[command(after_help = "Examples:\n  flowpat check patterns/\n  flowpat check --format json my.pattern")]
+    #[command(
+        after_help = "Examples:\n  flowpat check patterns/\n  flowpat check --format json my.pattern"
+    )]
     Check {
         /// Pattern files or folders
         #[arg(required = true)]
@@ -59,7 +61,9 @@ enum Command {
         params: Vec<String>,
     },
     /// Show how patterns run: their rules and join plans
-    #[command(after_help = "Examples:\n  flowpat explain patterns/port-jumping.pattern\n  flowpat explain --analyze patterns/ --sample")]
+    #[command(
+        after_help = "Examples:\n  flowpat explain patterns/port-jumping.pattern\n  flowpat explain --analyze patterns/ --sample"
+    )]
     Explain {
         /// Pattern files or folders
         #[arg(required = true)]
@@ -124,7 +128,8 @@ enum Command {
         sample: bool,
         /// Defaults file [default: flowpat.toml in this folder or a parent]
         #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,        #[command(flatten)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
         text: run::TextArgs,
         #[command(flatten)]
         cluster: cluster::ClusterArgs,
@@ -149,7 +154,9 @@ enum Command {
         data: DataArgs,
     },
     /// Rewrite pattern files in canonical layout, keeping comments
-    #[command(after_help = "Examples:\n  flowpat fmt patterns/\n  flowpat fmt --check patterns/   # exit 1 if a file is not formatted")]
+    #[command(
+        after_help = "Examples:\n  flowpat fmt patterns/\n  flowpat fmt --check patterns/   # exit 1 if a file is not formatted"
+    )]
     Fmt {
         /// Pattern files or folders
         #[arg(required = true)]
@@ -159,7 +166,9 @@ enum Command {
         check: bool,
     },
     /// Print a shell completion script
-    #[command(after_help = "Example:\n  flowpat completions bash > /etc/bash_completion.d/flowpat")]
+    #[command(
+        after_help = "Example:\n  flowpat completions bash > /etc/bash_completion.d/flowpat"
+    )]
     Completions {
         /// Shell
         shell: clap_complete::Shell,
@@ -293,7 +302,9 @@ the part file.")]
         timeout: String,
     },
     /// Write a deterministic synthetic archive with planted cases for every catalog pattern
-    #[command(after_help = "Example:\n  flowpat generate --rows 1000000 --seed 7 --out bench/data/1m")]
+    #[command(
+        after_help = "Example:\n  flowpat generate --rows 1000000 --seed 7 --out bench/data/1m"
+    )]
     Generate {
         /// Number of flows
         #[arg(long, default_value_t = 100_000)]
@@ -336,8 +347,17 @@ struct DataArgs {
 }
 
 /// Run arguments for commands that read an archive but print their own way.
-fn data_run_args(patterns: Vec<PathBuf>, data: DataArgs, workers: Option<usize>, quiet: bool) -> Result<run::RunArgs> {
-    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+fn data_run_args(
+    patterns: Vec<PathBuf>,
+    data: DataArgs,
+    workers: Option<usize>,
+    quiet: bool,
+) -> Result<run::RunArgs> {
+    let workers = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     Ok(run::RunArgs {
         patterns,
         flows: data.flows,
@@ -361,7 +381,9 @@ fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
     params
         .iter()
         .map(|p| match p.split_once('=') {
-            Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.trim().to_string())),
+            Some((n, v)) if !n.trim().is_empty() => {
+                Ok((n.trim().to_string(), v.trim().to_string()))
+            }
             _ => anyhow::bail!("--param takes NAME=VALUE, got `{p}`"),
         })
         .collect()
@@ -373,14 +395,22 @@ fn fmt(args: &[PathBuf], check: bool) -> Result<ExitCode> {
     let mut unformatted = 0;
     let mut broken = 0;
     for file in &files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let source = compiler::source::Source { id: compiler::source::SourceId(0), name: file.display().to_string(), text };
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let source = compiler::source::Source {
+            id: compiler::source::SourceId(0),
+            name: file.display().to_string(),
+            text,
+        };
         let (ast, errors) = compiler::syntax::parse(&source);
         if !errors.is_empty() {
             let mut map = compiler::source::SourceMap::new();
             map.add(source.name.clone(), source.text.clone());
             for e in errors {
-                eprintln!("{}", compiler::diagnostic::Diagnostic::from(e).one_line(&map));
+                eprintln!(
+                    "{}",
+                    compiler::diagnostic::Diagnostic::from(e).one_line(&map)
+                );
             }
             broken += 1;
             continue;
@@ -394,10 +424,14 @@ fn fmt(args: &[PathBuf], check: bool) -> Result<ExitCode> {
         if check {
             println!("{}", file.display());
         } else {
-            let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let dir = file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             std::io::Write::write_all(&mut tmp, formatted.as_bytes())?;
-            tmp.persist(file).with_context(|| format!("writing {}", file.display()))?;
+            tmp.persist(file)
+                .with_context(|| format!("writing {}", file.display()))?;
             eprintln!("formatted {}", file.display());
         }
     }
@@ -405,7 +439,11 @@ fn fmt(args: &[PathBuf], check: bool) -> Result<ExitCode> {
         eprintln!("{broken} file(s) not formatted because they do not parse");
         return Ok(ExitCode::from(1));
     }
-    Ok(if check && unformatted > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if check && unformatted > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn main() -> ExitCode {
@@ -421,9 +459,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Check { patterns, format, params } => {
+        Command::Check {
+            patterns,
+            format,
+            params,
+        } => {
             let files = patterns::pattern_files(&patterns)?;
-            let options = compiler::CompileOptions { params: parse_params(&params)? };
+            let options = compiler::CompileOptions {
+                params: parse_params(&params)?,
+            };
             let set = patterns::compile_files(&files, &options)?;
             match format {
                 DiagFormat::Human => {
@@ -434,15 +478,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 DiagFormat::Json => print!("{}", patterns::diagnostics_json(&set)),
             }
-            Ok(if set.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if set.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Command::Explain { patterns, analyze: true, data } => {
+        Command::Explain {
+            patterns,
+            analyze: true,
+            data,
+        } => {
             let mut args = run::RunArgs {
                 patterns,
                 flows: data.flows,
                 events: data.events,
                 networks: data.networks,
-                workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                workers: std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
                 since: None,
                 until: None,
                 limit: None,
@@ -457,9 +511,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config::apply(&mut args, data.config.as_deref(), false)?;
             run::analyze(args)
         }
-        Command::Explain { patterns, analyze: false, data } => {
+        Command::Explain {
+            patterns,
+            analyze: false,
+            data,
+        } => {
             let files = patterns::pattern_files(&patterns)?;
-            let options = compiler::CompileOptions { params: parse_params(&data.params)? };
+            let options = compiler::CompileOptions {
+                params: parse_params(&data.params)?,
+            };
             let set = patterns::compile_files(&files, &options)?;
             eprint!("{}", patterns::render_diagnostics(&set, patterns::color()));
             if set.has_errors() {
@@ -469,16 +529,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", texts.join("\n"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params, sample, config, text, cluster } => {
+        Command::Run {
+            patterns,
+            flows,
+            events,
+            networks,
+            workers,
+            since,
+            until,
+            limit,
+            format,
+            out,
+            quiet,
+            strict,
+            params,
+            sample,
+            config,
+            text,
+            cluster,
+        } => {
             let cluster = cluster.spec()?;
             let workers_given = workers.is_some();
-            let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            let mut args = run::RunArgs { patterns, flows, events, networks, workers, since, until, limit, format, out, quiet, strict, params: parse_params(&params)?, sample, text };
+            let workers = workers.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            });
+            let mut args = run::RunArgs {
+                patterns,
+                flows,
+                events,
+                networks,
+                workers,
+                since,
+                until,
+                limit,
+                format,
+                out,
+                quiet,
+                strict,
+                params: parse_params(&params)?,
+                sample,
+                text,
+            };
             config::apply(&mut args, config.as_deref(), workers_given)?;
             output::set_context(diff::output_context(&args));
             run::run(args, cluster)
         }
-        Command::Why { pattern, name, row, key, data } => {
+        Command::Why {
+            pattern,
+            name,
+            row,
+            key,
+            data,
+        } => {
             let mut args = run::RunArgs {
                 patterns: vec![pattern],
                 flows: data.flows,
@@ -502,10 +606,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fmt { patterns, check } => fmt(&patterns, check),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "flowpat", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "flowpat",
+                &mut std::io::stdout(),
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Catalog { patterns, data, workers, format, quiet } => {
+        Command::Catalog {
+            patterns,
+            data,
+            workers,
+            format,
+            quiet,
+        } => {
             let workers_given = workers.is_some();
             let mut args = data_run_args(patterns, data.clone(), workers, quiet)?;
             config::apply(&mut args, data.config.as_deref(), workers_given)?;
@@ -517,9 +632,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Results(args) => watch::results(args),
         Command::Import(args) => import::import(args),
-        Command::Diff { old, new, results, data, workers, since, until, limit, format } => {
+        Command::Diff {
+            old,
+            new,
+            results,
+            data,
+            workers,
+            since,
+            until,
+            limit,
+            format,
+        } => {
             if results {
-                return diff::diff_results(std::path::Path::new(&old), std::path::Path::new(&new), format, limit);
+                return diff::diff_results(
+                    std::path::Path::new(&old),
+                    std::path::Path::new(&new),
+                    format,
+                    limit,
+                );
             }
             let workers_given = workers.is_some();
             let mut args = data_run_args(Vec::new(), data.clone(), workers, true)?;
@@ -527,19 +657,62 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config::apply(&mut args, data.config.as_deref(), workers_given)?;
             diff::diff_revisions(args, &old, &new, format, limit)
         }
-        Command::Pivot { addresses, conns, event_records, from, window, at, since, until, catalog, no_patterns, data, workers, format, out } => {
+        Command::Pivot {
+            addresses,
+            conns,
+            event_records,
+            from,
+            window,
+            at,
+            since,
+            until,
+            catalog,
+            no_patterns,
+            data,
+            workers,
+            format,
+            out,
+        } => {
             let workers_given = workers.is_some();
             let mut args = data_run_args(Vec::new(), data.clone(), workers, true)?;
             (args.since, args.until) = (since, until);
             config::apply(&mut args, data.config.as_deref(), workers_given)?;
-            let pivot_args = pivot::PivotArgs { addresses, conns, events: event_records, from, window, at, catalog, no_patterns, format, out };
+            let pivot_args = pivot::PivotArgs {
+                addresses,
+                conns,
+                events: event_records,
+                from,
+                window,
+                at,
+                catalog,
+                no_patterns,
+                format,
+                out,
+            };
             pivot::pivot(args, pivot_args)
         }
         Command::ClusterCheck { hostfile, timeout } => cluster::cluster_check(&hostfile, &timeout),
-        Command::Generate { rows, seed, files, out } => {
-            let opts = engine::generate::GenerateOptions { rows, seed, files, out_dir: out.clone(), ..Default::default() };
+        Command::Generate {
+            rows,
+            seed,
+            files,
+            out,
+        } => {
+            let opts = engine::generate::GenerateOptions {
+                rows,
+                seed,
+                files,
+                out_dir: out.clone(),
+                ..Default::default()
+            };
             let summary = engine::generate::generate(&opts)?;
-            eprintln!("wrote {} flows in {} file(s), {} events and a networks file to {}", summary.flow_rows, summary.flow_files.len(), summary.event_rows, out.display());
+            eprintln!(
+                "wrote {} flows in {} file(s), {} events and a networks file to {}",
+                summary.flow_rows,
+                summary.flow_files.len(),
+                summary.event_rows,
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

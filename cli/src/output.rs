@@ -66,7 +66,13 @@ fn context() -> Option<&'static PrintContext> {
     CONTEXT.get()
 }
 
-fn write_view(sets: &[&ResultSet], format: Format, flows: &FileTable, events: &FileTable, w: &mut dyn Write) -> Result<()> {
+fn write_view(
+    sets: &[&ResultSet],
+    format: Format,
+    flows: &FileTable,
+    events: &FileTable,
+    w: &mut dyn Write,
+) -> Result<()> {
     let networks = context().and_then(|c| c.networks.as_ref());
     let graph = crate::views::results_graph(sets, flows, events, networks);
     if format == Format::Dot {
@@ -79,7 +85,10 @@ fn write_view(sets: &[&ResultSet], format: Format, flows: &FileTable, events: &F
 /// Key-value metadata of a saved result: the pattern's source and hashes (from the context)
 /// and the data files it was computed from.
 fn provenance(set: &ResultSet, flows: &FileTable, events: &FileTable) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = context().and_then(|c| c.patterns.get(&set.pattern)).cloned().unwrap_or_default();
+    let mut out: Vec<(String, String)> = context()
+        .and_then(|c| c.patterns.get(&set.pattern))
+        .cloned()
+        .unwrap_or_default();
     let files = |table: &FileTable| {
         let list: Vec<serde_json::Value> = table
             .files()
@@ -91,14 +100,24 @@ fn provenance(set: &ResultSet, flows: &FileTable, events: &FileTable) -> Vec<(St
     out.push(("flowpat.flows".into(), files(flows)));
     out.push(("flowpat.events".into(), files(events)));
     if let Some(networks) = context().and_then(|c| c.networks.as_ref()) {
-        out.push(("flowpat.networks.fingerprint".into(), networks.fingerprint()));
+        out.push((
+            "flowpat.networks.fingerprint".into(),
+            networks.fingerprint(),
+        ));
     }
     out.push(("flowpat.version".into(), env!("CARGO_PKG_VERSION").into()));
     out
 }
 
 /// Writes one result set in `format` to `w` (Parquet needs a file: use [`write_file`]).
-pub fn write(set: &ResultSet, format: Format, limit: Option<usize>, flows: &FileTable, events: &FileTable, w: &mut dyn Write) -> Result<()> {
+pub fn write(
+    set: &ResultSet,
+    format: Format,
+    limit: Option<usize>,
+    flows: &FileTable,
+    events: &FileTable,
+    w: &mut dyn Write,
+) -> Result<()> {
     let rows = &set.rows[..limit.unwrap_or(usize::MAX).min(set.rows.len())];
     match format {
         Format::Csv => {
@@ -115,7 +134,11 @@ pub fn write(set: &ResultSet, format: Format, limit: Option<usize>, flows: &File
                 let mut obj = serde_json::Map::new();
                 obj.insert("pattern".into(), set.pattern.clone().into());
                 for (h, c) in header.iter().zip(set.cells(row, flows, events)) {
-                    let value = if h == "matches" || h.ends_with(".row") { c.parse::<i64>().map(Into::into).unwrap_or(c.into()) } else { c.into() };
+                    let value = if h == "matches" || h.ends_with(".row") {
+                        c.parse::<i64>().map(Into::into).unwrap_or(c.into())
+                    } else {
+                        c.into()
+                    };
                     obj.insert(h.clone(), value);
                 }
                 writeln!(w, "{}", serde_json::Value::Object(obj))?;
@@ -129,7 +152,20 @@ pub fn write(set: &ResultSet, format: Format, limit: Option<usize>, flows: &File
                 .enumerate()
                 .filter(|(_, h)| {
                     !h.contains('.')
-                        || [".file", ".row", ".protocol", ".srcPort", ".destPort", ".startTime", ".bytesSent", ".bytesReceived", ".time", ".signature"].iter().any(|s| h.ends_with(s))
+                        || [
+                            ".file",
+                            ".row",
+                            ".protocol",
+                            ".srcPort",
+                            ".destPort",
+                            ".startTime",
+                            ".bytesSent",
+                            ".bytesReceived",
+                            ".time",
+                            ".signature",
+                        ]
+                        .iter()
+                        .any(|s| h.ends_with(s))
                 })
                 .map(|(k, _)| k)
                 .collect();
@@ -140,13 +176,23 @@ pub fn write(set: &ResultSet, format: Format, limit: Option<usize>, flows: &File
                 let cells = set.cells(row, flows, events);
                 table.add_row(keep.iter().map(|k| truncate(&cells[*k], 40)));
             }
-            writeln!(w, "{}  ({} result{})", set.pattern, set.rows.len(), if set.rows.len() == 1 { "" } else { "s" })?;
+            writeln!(
+                w,
+                "{}  ({} result{})",
+                set.pattern,
+                set.rows.len(),
+                if set.rows.len() == 1 { "" } else { "s" }
+            )?;
             if set.rows.is_empty() {
                 writeln!(w, "  no results")?;
             } else {
                 writeln!(w, "{table}")?;
                 if rows.len() < set.rows.len() {
-                    writeln!(w, "  … {} more (use --limit or --format csv)", set.rows.len() - rows.len())?;
+                    writeln!(
+                        w,
+                        "  … {} more (use --limit or --format csv)",
+                        set.rows.len() - rows.len()
+                    )?;
                 }
             }
             writeln!(w)?;
@@ -168,10 +214,21 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Writes `sets` to `path` (a file; for several sets in one file, formats concatenate).
-pub fn write_file(sets: &[&ResultSet], format: Format, limit: Option<usize>, flows: &FileTable, events: &FileTable, path: &Path) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+pub fn write_file(
+    sets: &[&ResultSet],
+    format: Format,
+    limit: Option<usize>,
+    flows: &FileTable,
+    events: &FileTable,
+    path: &Path,
+) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     if format == Format::Parquet {
         let set = sets.first().context("no results to write")?;
         write_parquet(set, limit, flows, events, tmp.as_file_mut())?;
@@ -187,15 +244,35 @@ pub fn write_file(sets: &[&ResultSet], format: Format, limit: Option<usize>, flo
         }
         buf.flush()?;
     }
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
-fn write_parquet(set: &ResultSet, limit: Option<usize>, flows: &FileTable, events: &FileTable, file: &mut std::fs::File) -> Result<()> {
+fn write_parquet(
+    set: &ResultSet,
+    limit: Option<usize>,
+    flows: &FileTable,
+    events: &FileTable,
+    file: &mut std::fs::File,
+) -> Result<()> {
     let header = set.header();
     let rows = &set.rows[..limit.unwrap_or(usize::MAX).min(set.rows.len())];
     let numeric = |h: &str| h == "matches" || h.ends_with(".row");
-    let fields: Vec<Field> = header.iter().map(|h| Field::new(h, if numeric(h) { DataType::UInt64 } else { DataType::Utf8 }, true)).collect();
+    let fields: Vec<Field> = header
+        .iter()
+        .map(|h| {
+            Field::new(
+                h,
+                if numeric(h) {
+                    DataType::UInt64
+                } else {
+                    DataType::Utf8
+                },
+                true,
+            )
+        })
+        .collect();
     let mut columns: Vec<ArrayRef> = Vec::new();
     let cells: Vec<Vec<String>> = rows.iter().map(|r| set.cells(r, flows, events)).collect();
     for (k, h) in header.iter().enumerate() {
@@ -218,7 +295,12 @@ fn write_parquet(set: &ResultSet, limit: Option<usize>, flows: &FileTable, event
     let schema = Arc::new(Schema::new(fields).with_metadata(metadata));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     let properties = parquet::file::properties::WriterProperties::builder()
-        .set_key_value_metadata(Some(provenance(set, flows, events).into_iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k, v)).collect()))
+        .set_key_value_metadata(Some(
+            provenance(set, flows, events)
+                .into_iter()
+                .map(|(k, v)| parquet::file::metadata::KeyValue::new(k, v))
+                .collect(),
+        ))
         .build();
     let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, Some(properties))?;
     writer.write(&batch)?;

@@ -15,7 +15,8 @@ pub fn pattern_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
     for arg in args {
         if arg.is_dir() {
             let mut found = Vec::new();
-            collect(arg, &mut found).with_context(|| format!("reading pattern folder {}", arg.display()))?;
+            collect(arg, &mut found)
+                .with_context(|| format!("reading pattern folder {}", arg.display()))?;
             found.sort();
             if found.is_empty() {
                 bail!("no *.pattern files in {}", arg.display());
@@ -66,18 +67,25 @@ pub fn compile_files(files: &[PathBuf], options: &CompileOptions) -> Result<Comp
     let mut patterns = Vec::new();
     let mut diagnostics = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading pattern file {}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading pattern file {}", file.display()))?;
         let id = sources.add(file.display().to_string(), text);
         let mut read_use = |path: &str, from: &str| -> Result<(String, String), String> {
             let base = Path::new(from).parent().unwrap_or(Path::new("."));
             let full = base.join(path);
-            std::fs::read_to_string(&full).map(|t| (full.display().to_string(), t)).map_err(|e| e.to_string())
+            std::fs::read_to_string(&full)
+                .map(|t| (full.display().to_string(), t))
+                .map_err(|e| e.to_string())
         };
         let (compiled, diags) = compiler::compile(&mut sources, id, options, &mut read_use);
         diagnostics.extend(diags);
         patterns.extend(compiled.into_iter().map(|c| (file.clone(), c)));
     }
-    Ok(CompiledSet { sources, patterns, diagnostics })
+    Ok(CompiledSet {
+        sources,
+        patterns,
+        diagnostics,
+    })
 }
 
 /// Whether to use colour on stderr (`NO_COLOR` respected).
@@ -88,13 +96,18 @@ pub fn color() -> bool {
 /// Renders diagnostics as miette reports with the source text (file:line:col and a caret).
 pub fn render_diagnostics(set: &CompiledSet, color: bool) -> String {
     let mut out = String::new();
-    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     for d in &set.diagnostics {
         let span = d.span();
         let src = set.sources.get(span.source);
         let (line, col) = set.sources.line_col(span.source, span.start);
-        let named = miette::NamedSource::new(format!("{}:{line}:{col}", src.name), src.text.clone());
+        let named =
+            miette::NamedSource::new(format!("{}:{line}:{col}", src.name), src.text.clone());
         let report = miette::Report::new(d.clone()).with_source_code(named);
         let mut text = String::new();
         if handler.render_report(&mut text, report.as_ref()).is_err() {

@@ -58,19 +58,37 @@ fn parse_preset(text: &str) -> Result<Preset, engine::presets::PresetError> {
 impl TextArgs {
     /// Checks that each named preset reads its archive's kind, and applies `--tz`/`--biflow`.
     pub fn apply(&self, read: &mut ReadOptions) -> Result<()> {
-        for (preset, kind, flag) in [(self.flows_format, Kind::Flows, "--flows-format"), (self.events_format, Kind::Events, "--events-format")] {
+        for (preset, kind, flag) in [
+            (self.flows_format, Kind::Flows, "--flows-format"),
+            (self.events_format, Kind::Events, "--events-format"),
+        ] {
             if let Some(preset) = preset {
                 if !preset.supports(kind) {
-                    let other = if kind == Kind::Flows { "--events-format" } else { "--flows-format" };
+                    let other = if kind == Kind::Flows {
+                        "--events-format"
+                    } else {
+                        "--flows-format"
+                    };
                     bail!("{flag} {preset}: the {preset} preset reads {}, not {kind}; give it as {other} {preset}", preset.default_kind());
                 }
             }
         }
-        if self.flows_format.is_none() && self.events_format.is_none() && (self.tz.is_some() || self.biflow.is_some()) {
+        if self.flows_format.is_none()
+            && self.events_format.is_none()
+            && (self.tz.is_some() || self.biflow.is_some())
+        {
             bail!("--tz and --biflow apply to text inputs only: name their format with --flows-format or --events-format");
         }
-        read.tz = self.tz.as_deref().map(engine::presets::parse_tz).transpose()?;
-        read.biflow_timeout = self.biflow.as_deref().map(crate::import::parse_duration).transpose()?;
+        read.tz = self
+            .tz
+            .as_deref()
+            .map(engine::presets::parse_tz)
+            .transpose()?;
+        read.biflow_timeout = self
+            .biflow
+            .as_deref()
+            .map(crate::import::parse_duration)
+            .transpose()?;
         Ok(())
     }
 }
@@ -92,11 +110,17 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
             line.push_str(&format!(", {} skipped", report.rows_skipped));
         }
         if report.negative_durations > 0 {
-            line.push_str(&format!(", {} with end before start (kept)", report.negative_durations));
+            line.push_str(&format!(
+                ", {} with end before start (kept)",
+                report.negative_durations
+            ));
         }
         if let Some(text) = text {
             if text.malformed > 0 {
-                line.push_str(&format!(" ({} malformed {} line(s))", text.malformed, text.preset));
+                line.push_str(&format!(
+                    " ({} malformed {} line(s))",
+                    text.malformed, text.preset
+                ));
             }
             if verbose && other > 0 {
                 line.push_str(&format!(", {other} record(s) of other types ignored"));
@@ -110,7 +134,10 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
             eprintln!("  {p}");
         }
         for p in &report.problems {
-            eprintln!("  row {}: column `{}`: {} ({:?})", p.row, p.column, p.value, p.reason);
+            eprintln!(
+                "  row {}: column `{}`: {} ({:?})",
+                p.row, p.column, p.value, p.reason
+            );
         }
     }
 }
@@ -139,10 +166,21 @@ fn chrono_date(text: &str) -> Result<i64> {
 
 /// The built-in sample archive, generated on first use under the target folder.
 pub fn sample_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("FLOWPAT_SAMPLE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/flowpat-sample"));
+    let dir = std::env::var_os("FLOWPAT_SAMPLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/flowpat-sample"));
     if !dir.join("networks.csv").exists() {
-        eprintln!("generating the built-in sample archive in {} (100,000 flows, seed 1)…", dir.display());
-        let opts = engine::generate::GenerateOptions { rows: 100_000, seed: 1, files: 4, out_dir: dir.clone(), ..Default::default() };
+        eprintln!(
+            "generating the built-in sample archive in {} (100,000 flows, seed 1)…",
+            dir.display()
+        );
+        let opts = engine::generate::GenerateOptions {
+            rows: 100_000,
+            seed: 1,
+            files: 4,
+            out_dir: dir.clone(),
+            ..Default::default()
+        };
         engine::generate::generate(&opts).context("generating the sample archive")?;
     }
     Ok(dir)
@@ -171,19 +209,37 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
         }
     }
     let files = patterns::pattern_files(&args.patterns)?;
-    let compiled = patterns::compile_files(&files, &compiler::CompileOptions { params: args.params.clone() })?;
-    eprint!("{}", patterns::render_diagnostics(&compiled, patterns::color()));
+    let compiled = patterns::compile_files(
+        &files,
+        &compiler::CompileOptions {
+            params: args.params.clone(),
+        },
+    )?;
+    eprint!(
+        "{}",
+        patterns::render_diagnostics(&compiled, patterns::color())
+    );
     if compiled.has_errors() {
         return Ok(None);
     }
     if compiled.patterns.is_empty() {
-        bail!("no patterns to run in {}", args.patterns.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no patterns to run in {}",
+            args.patterns
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if args.flows.is_empty() {
-        bail!("no flow archive: give --flows PATH (or set `flows` in flowpat.toml, or use --sample)");
+        bail!(
+            "no flow archive: give --flows PATH (or set `flows` in flowpat.toml, or use --sample)"
+        );
     }
     let networks = match &args.networks {
-        Some(path) => Networks::load(path).with_context(|| format!("reading networks file {}", path.display()))?,
+        Some(path) => Networks::load(path)
+            .with_context(|| format!("reading networks file {}", path.display()))?,
         None => bail!("no networks file: give --networks FILE (or set `networks` in flowpat.toml)"),
     };
     let mut read = ReadOptions {
@@ -193,25 +249,60 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
         ..ReadOptions::default()
     };
     args.text.apply(&mut read)?;
-    let flows = engine::load::discover_as(&args.flows, args.text.flows_format).context("finding flow files")?;
-    let events = if args.events.is_empty() { FileTable::default() } else { engine::load::discover_as(&args.events, args.text.events_format).context("finding event files")? };
-    Ok(Some(Setup { compiled, inputs: Inputs { flows, events, networks }, read }))
+    let flows = engine::load::discover_as(&args.flows, args.text.flows_format)
+        .context("finding flow files")?;
+    let events = if args.events.is_empty() {
+        FileTable::default()
+    } else {
+        engine::load::discover_as(&args.events, args.text.events_format)
+            .context("finding event files")?
+    };
+    Ok(Some(Setup {
+        compiled,
+        inputs: Inputs {
+            flows,
+            events,
+            networks,
+        },
+        read,
+    }))
 }
 
 /// `flowpat run`; with `cluster`, as one process of a cluster, where only process 0 prints or
 /// writes results (and the load reports of every process's files).
 pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> Result<ExitCode> {
-    let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
+    let Some(Setup {
+        compiled,
+        inputs,
+        read,
+    }) = setup(&mut args)?
+    else {
+        return Ok(ExitCode::from(1));
+    };
     let (flows, events) = (inputs.flows.clone(), inputs.events.clone());
     let progress = Arc::new(Progress::default());
-    let options = RunOptions { workers: args.workers.max(1), read, progress: progress.clone(), cluster: cluster.clone() };
-    let plans: Vec<compiler::plan::JoinPlan> = compiled.patterns.iter().map(|(_, c)| c.plan.clone()).collect();
+    let options = RunOptions {
+        workers: args.workers.max(1),
+        read,
+        progress: progress.clone(),
+        cluster: cluster.clone(),
+    };
+    let plans: Vec<compiler::plan::JoinPlan> = compiled
+        .patterns
+        .iter()
+        .map(|(_, c)| c.plan.clone())
+        .collect();
     let total_files = (flows.len() + events.len()) as u64;
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| {
         let bar = indicatif::ProgressBar::new(total_files);
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} files  {msg}  [{elapsed}]").expect("static template"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos}/{len} files  {msg}  [{elapsed}]",
+            )
+            .expect("static template"),
+        );
         bar
     });
     let done = std::sync::atomic::AtomicBool::new(false);
@@ -240,7 +331,13 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     let out = result.context("running the patterns")?;
     if let Some(spec) = cluster.as_ref().filter(|c| c.process != 0) {
         if !args.quiet {
-            eprintln!("process {} of {}: done, {:.2}s; process 0 ({}) prints the results", spec.process, spec.processes(), out.elapsed.as_secs_f64(), spec.addresses[0]);
+            eprintln!(
+                "process {} of {}: done, {:.2}s; process 0 ({}) prints the results",
+                spec.process,
+                spec.processes(),
+                out.elapsed.as_secs_f64(),
+                spec.addresses[0]
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -251,12 +348,27 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     let results: Vec<&engine::output::ResultSet> = out.results.iter().collect();
     match &args.out {
         Some(path) if results.len() > 1 || path.is_dir() => {
-            std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+            std::fs::create_dir_all(path)
+                .with_context(|| format!("creating {}", path.display()))?;
             for ((file, _), set) in compiled.patterns.iter().zip(&results) {
-                let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "results".into());
+                let stem = file
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "results".into());
                 let in_file = compiled.patterns.iter().filter(|(f, _)| f == file).count();
-                let name = if in_file <= 1 { stem } else { format!("{stem}-{}", set.pattern.replace(' ', "-")) };
-                output::write_file(&[set], args.format, args.limit, &flows, &events, &path.join(format!("{name}.{}", args.format.extension())))?;
+                let name = if in_file <= 1 {
+                    stem
+                } else {
+                    format!("{stem}-{}", set.pattern.replace(' ', "-"))
+                };
+                output::write_file(
+                    &[set],
+                    args.format,
+                    args.limit,
+                    &flows,
+                    &events,
+                    &path.join(format!("{name}.{}", args.format.extension())),
+                )?;
             }
         }
         Some(path) => output::write_file(&results, args.format, args.limit, &flows, &events, path)?,
@@ -264,12 +376,23 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
             for set in &results {
-                output::write(set, args.format, args.limit.or((args.format == Format::Table).then_some(50)), &flows, &events, &mut lock)?;
+                output::write(
+                    set,
+                    args.format,
+                    args.limit.or((args.format == Format::Table).then_some(50)),
+                    &flows,
+                    &events,
+                    &mut lock,
+                )?;
             }
         }
     }
     if !args.quiet {
-        let per: Vec<String> = out.results.iter().map(|r| format!("{}: {}", r.pattern, r.rows.len())).collect();
+        let per: Vec<String> = out
+            .results
+            .iter()
+            .map(|r| format!("{}: {}", r.pattern, r.rows.len()))
+            .collect();
         eprintln!(
             "read {} rows from {} file(s), {} entered the dataflow after push-down; results — {}; {:.2}s",
             out.rows_read,
@@ -282,20 +405,48 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-
 /// `flowpat why`: runs one pattern and explains one of its results.
-pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Option<String>) -> Result<ExitCode> {
-    let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
+pub fn why(
+    mut args: RunArgs,
+    name: Option<String>,
+    row: Option<usize>,
+    key: Option<String>,
+) -> Result<ExitCode> {
+    let Some(Setup {
+        compiled,
+        inputs,
+        read,
+    }) = setup(&mut args)?
+    else {
+        return Ok(ExitCode::from(1));
+    };
     let chosen = match &name {
-        Some(n) => compiled.patterns.iter().find(|(_, c)| &c.pattern.name == n).with_context(|| {
-            let names: Vec<&str> = compiled.patterns.iter().map(|(_, c)| c.pattern.name.as_str()).collect();
-            format!("no pattern named `{n}` (the file has: {})", names.join(", "))
-        })?,
+        Some(n) => compiled
+            .patterns
+            .iter()
+            .find(|(_, c)| &c.pattern.name == n)
+            .with_context(|| {
+                let names: Vec<&str> = compiled
+                    .patterns
+                    .iter()
+                    .map(|(_, c)| c.pattern.name.as_str())
+                    .collect();
+                format!(
+                    "no pattern named `{n}` (the file has: {})",
+                    names.join(", ")
+                )
+            })?,
         None => &compiled.patterns[0],
     };
     let plan = chosen.1.plan.clone();
-    let options = RunOptions { workers: 1, read, progress: Arc::new(Progress::default()), cluster: None };
-    let out = engine::run::run(std::slice::from_ref(&plan), &inputs, &options).context("running the pattern")?;
+    let options = RunOptions {
+        workers: 1,
+        read,
+        progress: Arc::new(Progress::default()),
+        cluster: None,
+    };
+    let out = engine::run::run(std::slice::from_ref(&plan), &inputs, &options)
+        .context("running the pattern")?;
     let set = &out.results[0];
     if set.rows.is_empty() {
         bail!("`{}` has no results on this data", set.pattern);
@@ -304,14 +455,21 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
     let index = match (row, &key) {
         (Some(r), _) => {
             if r >= set.rows.len() {
-                bail!("--row {r} is past the last result ({} results, numbered from 0)", set.rows.len());
+                bail!(
+                    "--row {r} is past the last result ({} results, numbered from 0)",
+                    set.rows.len()
+                );
             }
             r
         }
         (None, Some(k)) => {
             let wanted: Vec<(String, String)> = k
                 .split(',')
-                .map(|kv| kv.split_once('=').map(|(a, b)| (a.trim().to_string(), b.trim().to_string())).with_context(|| format!("--key takes COL=VALUE pairs, got `{kv}`")))
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
+                        .with_context(|| format!("--key takes COL=VALUE pairs, got `{kv}`"))
+                })
                 .collect::<Result<_>>()?;
             set.rows
                 .iter()
@@ -322,7 +480,10 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
                             return &cells[k] == val;
                         }
                         // A record column `conn=file:row`.
-                        match (header.iter().position(|h| *h == format!("{col}.file")), header.iter().position(|h| *h == format!("{col}.row"))) {
+                        match (
+                            header.iter().position(|h| *h == format!("{col}.file")),
+                            header.iter().position(|h| *h == format!("{col}.row")),
+                        ) {
                             (Some(f), Some(rr)) => format!("{}:{}", cells[f], cells[rr]) == *val,
                             _ => false,
                         }
@@ -336,11 +497,31 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
     let flows = &inputs.flows;
     let events = &inputs.events;
     let describe = |d: &engine::datum::Datum| match d {
-        engine::datum::Datum::Conn(c) => format!("flow {} row {}", flows.get(c.id.file).map(|f| f.display.as_str()).unwrap_or("?"), c.id.row),
-        engine::datum::Datum::Event(e) => format!("event {} row {}", events.get(e.id.file).map(|f| f.display.as_str()).unwrap_or("?"), e.id.row),
+        engine::datum::Datum::Conn(c) => format!(
+            "flow {} row {}",
+            flows
+                .get(c.id.file)
+                .map(|f| f.display.as_str())
+                .unwrap_or("?"),
+            c.id.row
+        ),
+        engine::datum::Datum::Event(e) => format!(
+            "event {} row {}",
+            events
+                .get(e.id.file)
+                .map(|f| f.display.as_str())
+                .unwrap_or("?"),
+            e.id.row
+        ),
         other => engine::output::datum_text(other),
     };
-    println!("result {index} of {} of `{}` ({} match{}):", set.rows.len(), set.pattern, result.count, if result.count == 1 { "" } else { "es" });
+    println!(
+        "result {index} of {} of `{}` ({} match{}):",
+        set.rows.len(),
+        set.pattern,
+        result.count,
+        if result.count == 1 { "" } else { "es" }
+    );
     for b in engine::why::explain_row(&plan, result, &inputs.networks, &describe) {
         println!("  {} = {}", b.instance, b.bound_to);
         for c in b.clauses {
@@ -349,7 +530,11 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
                 Some(false) => "✗",
                 None => "?",
             };
-            let values = if c.values.is_empty() { String::new() } else { format!("   [{}]", c.values.join(", ")) };
+            let values = if c.values.is_empty() {
+                String::new()
+            } else {
+                format!("   [{}]", c.values.join(", "))
+            };
             println!("      {mark} {}{values}", c.text);
         }
     }
@@ -358,11 +543,31 @@ pub fn why(mut args: RunArgs, name: Option<String>, row: Option<usize>, key: Opt
 
 /// `flowpat explain --analyze`: the plan, then a run with rows out of every operator.
 pub fn analyze(mut args: RunArgs) -> Result<ExitCode> {
-    let Some(Setup { compiled, inputs, read }) = setup(&mut args)? else { return Ok(ExitCode::from(1)) };
-    let plans: Vec<compiler::plan::JoinPlan> = compiled.patterns.iter().map(|(_, c)| c.plan.clone()).collect();
-    let options = RunOptions { workers: args.workers.max(1), read, progress: Arc::new(Progress::default()), cluster: None };
+    let Some(Setup {
+        compiled,
+        inputs,
+        read,
+    }) = setup(&mut args)?
+    else {
+        return Ok(ExitCode::from(1));
+    };
+    let plans: Vec<compiler::plan::JoinPlan> = compiled
+        .patterns
+        .iter()
+        .map(|(_, c)| c.plan.clone())
+        .collect();
+    let options = RunOptions {
+        workers: args.workers.max(1),
+        read,
+        progress: Arc::new(Progress::default()),
+        cluster: None,
+    };
     let out = engine::run::run(&plans, &inputs, &options).context("running the patterns")?;
-    for ((_, c), (ops, set)) in compiled.patterns.iter().zip(out.operators.iter().zip(&out.results)) {
+    for ((_, c), (ops, set)) in compiled
+        .patterns
+        .iter()
+        .zip(out.operators.iter().zip(&out.results))
+    {
         println!("{}", c.explain());
         println!("analyze ({} result rows):", set.rows.len());
         for (label, n) in ops {

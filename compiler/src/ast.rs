@@ -304,17 +304,35 @@ pub enum Expr {
     /// A literal.
     Literal(Literal),
     /// `attr` or `inst.attr` (or a parameter name).
-    Attr { instance: Option<Ident>, attr: Ident, span: Span },
+    Attr {
+        instance: Option<Ident>,
+        attr: Ident,
+        span: Span,
+    },
     /// `column("label")` or `inst.column("label")`: an extra archive column.
-    Column { instance: Option<Ident>, name: String, span: Span },
+    Column {
+        instance: Option<Ident>,
+        name: String,
+        span: Span,
+    },
     /// `not e`
     Not(Box<Expr>, Span),
     /// `-e`
     Neg(Box<Expr>, Span),
     /// `a op b`
-    Binary { op: BinOp, left: Box<Expr>, right: Box<Expr>, span: Span },
+    Binary {
+        op: BinOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        span: Span,
+    },
     /// `e in (l, …)` / `e not in (…)` / `e in 10.0.0.0/8`
-    In { expr: Box<Expr>, list: Vec<Literal>, negated: bool, span: Span },
+    In {
+        expr: Box<Expr>,
+        list: Vec<Literal>,
+        negated: bool,
+        span: Span,
+    },
     /// `( e )`, kept so the printer can keep the user's grouping.
     Paren(Box<Expr>, Span),
 }

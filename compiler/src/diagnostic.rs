@@ -199,7 +199,9 @@ impl Diagnostic {
     /// The primary span.
     pub fn span(&self) -> Span {
         match self {
-            Diagnostic::Syntax(SyntaxError::Unexpected { span, .. } | SyntaxError::InvalidLiteral { span, .. }) => *span,
+            Diagnostic::Syntax(
+                SyntaxError::Unexpected { span, .. } | SyntaxError::InvalidLiteral { span, .. },
+            ) => *span,
             Diagnostic::Resolve(e) => match e {
                 ResolveError::UnknownType { span, .. }
                 | ResolveError::UnknownAttribute { span, .. }
@@ -237,8 +239,15 @@ impl Diagnostic {
     pub fn one_line(&self, sources: &SourceMap) -> String {
         let span = self.span();
         let (line, col) = sources.line_col(span.source, span.start);
-        let sev = if self.is_warning() { "warning" } else { "error" };
-        format!("{}:{line}:{col}: {sev}: {self}", sources.get(span.source).name)
+        let sev = if self.is_warning() {
+            "warning"
+        } else {
+            "error"
+        };
+        format!(
+            "{}:{line}:{col}: {sev}: {self}",
+            sources.get(span.source).name
+        )
     }
 }
 
@@ -268,7 +277,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -101,7 +101,9 @@ pub fn eval<'a>(expr: &'a Expr, env: &impl Env<'a>) -> Val<'a> {
             _ => Val::Null,
         },
         Expr::Seconds(e) => match eval(e, env) {
-            Val::Dur(d) => Num::ratio(i128::from(d), 1_000_000).map(Val::Num).unwrap_or(Val::Null),
+            Val::Dur(d) => Num::ratio(i128::from(d), 1_000_000)
+                .map(Val::Num)
+                .unwrap_or(Val::Null),
             v => v,
         },
         Expr::Bin(BinOp::And, l, r) => match eval(l, env) {
@@ -126,7 +128,9 @@ pub fn eval<'a>(expr: &'a Expr, env: &impl Env<'a>) -> Val<'a> {
             if matches!(v, Val::Null) {
                 return Val::Null;
             }
-            let found = list.iter().any(|item| compare(&v, &Val::of(item)) == Some(Ordering::Equal));
+            let found = list
+                .iter()
+                .any(|item| compare(&v, &Val::of(item)) == Some(Ordering::Equal));
             Val::Bool(found != *negated)
         }
         Expr::InCidr(e, prefixes, negated) => match eval(e, env) {

@@ -37,7 +37,10 @@ fn comments(text: &str) -> Vec<Comment> {
             in_string = true;
         } else if c == b'/' && bytes.get(i + 1) == Some(&b'/') {
             let end = text[i..].find('\n').map(|n| i + n).unwrap_or(text.len());
-            out.push(Comment { start: i, text: text[i..end].trim_end().to_string() });
+            out.push(Comment {
+                start: i,
+                text: text[i..end].trim_end().to_string(),
+            });
             i = end;
             continue;
         }
@@ -109,18 +112,31 @@ impl Printer {
             }
             Section::Param(p) => {
                 self.comments_before(p.span.start, depth);
-                self.line(depth, &format!("param {} = {};", p.name.name, literal(&p.default)));
+                self.line(
+                    depth,
+                    &format!("param {} = {};", p.name.name, literal(&p.default)),
+                );
             }
             Section::Instance(i) => {
                 self.comments_before(i.span.start, depth);
-                self.predicate_line(depth, &format!("instance {} : {}", i.name.name, i.type_name.name), i.predicate.as_ref());
+                self.predicate_line(
+                    depth,
+                    &format!("instance {} : {}", i.name.name, i.type_name.name),
+                    i.predicate.as_ref(),
+                );
             }
             Section::Connections(edges, span) => {
                 self.comments_before(span.start, depth);
                 self.line(depth, "connections");
                 for e in edges {
                     self.comments_before(e.span.start, depth + 1);
-                    self.line(depth + 1, &format!("{}.{} connects {};", e.record.name, e.role.name, e.address.name));
+                    self.line(
+                        depth + 1,
+                        &format!(
+                            "{}.{} connects {};",
+                            e.record.name, e.role.name, e.address.name
+                        ),
+                    );
                 }
                 self.comments_before(span.end, depth + 1);
                 self.line(depth, "end");
@@ -135,8 +151,15 @@ impl Printer {
                         ast::OrderOp::After => "after",
                         ast::OrderOp::Overlaps => "overlaps",
                     };
-                    let within = r.within.as_ref().map(|w| format!(" within {}", expr(w))).unwrap_or_default();
-                    self.line(depth + 1, &format!("{} {op} {}{within};", r.left.name, r.right.name));
+                    let within = r
+                        .within
+                        .as_ref()
+                        .map(|w| format!(" within {}", expr(w)))
+                        .unwrap_or_default();
+                    self.line(
+                        depth + 1,
+                        &format!("{} {op} {}{within};", r.left.name, r.right.name),
+                    );
                 }
                 self.comments_before(span.end, depth + 1);
                 self.line(depth, "end");
@@ -158,7 +181,11 @@ impl Printer {
                         ast::AggFunc::Min => "min",
                         ast::AggFunc::Max => "max",
                     };
-                    let arg = a.arg.as_ref().map(|e| format!(" {}", expr(e))).unwrap_or_default();
+                    let arg = a
+                        .arg
+                        .as_ref()
+                        .map(|e| format!(" {}", expr(e)))
+                        .unwrap_or_default();
                     self.line(depth + 1, &format!("{} = {func}{arg};", a.name.name));
                 }
                 if let Some(h) = &g.having {
@@ -184,7 +211,10 @@ impl Printer {
                     Some(m) => format!("hops {}..{m}", c.min_hops),
                     None => format!("hops {}..", c.min_hops),
                 };
-                let head = format!("chain {} : {} from {} to {} {hops}", c.name.name, c.type_name.name, c.from.name, c.to.name);
+                let head = format!(
+                    "chain {} : {} from {} to {} {hops}",
+                    c.name.name, c.type_name.name, c.from.name, c.to.name
+                );
                 self.predicate_line(depth, &head, c.predicate.as_ref());
             }
             Section::Allow(what, span) => {
@@ -195,7 +225,10 @@ impl Printer {
                 self.comments_before(span.start, depth);
                 self.line(depth, "export");
                 let names: Vec<String> = items.iter().map(|i| format!("{};", i.name)).collect();
-                self.comments_before(items.first().map(|i| i.span.start).unwrap_or(span.end), depth + 1);
+                self.comments_before(
+                    items.first().map(|i| i.span.start).unwrap_or(span.end),
+                    depth + 1,
+                );
                 if !names.is_empty() {
                     self.line(depth + 1, &names.join(" "));
                 }
@@ -221,7 +254,10 @@ fn layout(e: &Expr, col: usize) -> Vec<String> {
             lines[last].push(')');
             lines
         }
-        Expr::Binary { op: op @ (ast::BinOp::And | ast::BinOp::Or), .. } => {
+        Expr::Binary {
+            op: op @ (ast::BinOp::And | ast::BinOp::Or),
+            ..
+        } => {
             let mut parts = Vec::new();
             flatten(e, *op, &mut parts);
             let word = op.symbol();
@@ -240,7 +276,9 @@ fn layout(e: &Expr, col: usize) -> Vec<String> {
 
 fn flatten<'a>(e: &'a Expr, op: ast::BinOp, out: &mut Vec<&'a Expr>) {
     match e {
-        Expr::Binary { op: o, left, right, .. } if *o == op => {
+        Expr::Binary {
+            op: o, left, right, ..
+        } if *o == op => {
             flatten(left, op, out);
             flatten(right, op, out);
         }
@@ -288,17 +326,33 @@ pub fn expr(e: &Expr) -> String {
         Expr::Paren(x, _) => format!("({})", expr(x)),
         // The parser keeps the user's parentheses as `Paren` nodes and otherwise builds the
         // tree by precedence, so printing operands as they are reproduces the same tree.
-        Expr::Binary { op, left, right, .. } => format!("{} {} {}", expr(left), op.symbol(), expr(right)),
-        Expr::In { expr: x, list, negated, .. } => {
+        Expr::Binary {
+            op, left, right, ..
+        } => format!("{} {} {}", expr(left), op.symbol(), expr(right)),
+        Expr::In {
+            expr: x,
+            list,
+            negated,
+            ..
+        } => {
             let items: Vec<String> = list.iter().map(literal).collect();
-            format!("{} {}in ({})", expr(x), if *negated { "not " } else { "" }, items.join(", "))
+            format!(
+                "{} {}in ({})",
+                expr(x),
+                if *negated { "not " } else { "" },
+                items.join(", ")
+            )
         }
     }
 }
 
 /// Formats a parsed file in canonical layout, keeping the source's comments.
 pub fn format(source: &Source, file: &ast::File) -> String {
-    let mut p = Printer { out: String::new(), comments: comments(&source.text), next: 0 };
+    let mut p = Printer {
+        out: String::new(),
+        comments: comments(&source.text),
+        next: 0,
+    };
     let mut last_kind = None;
     for item in &file.items {
         let kind = std::mem::discriminant(item);
@@ -308,15 +362,23 @@ pub fn format(source: &Source, file: &ast::File) -> String {
             ast::Item::Param(x) => x.span,
             ast::Item::Search(s) => s.span,
         };
-        if last_kind.is_some() && (last_kind != Some(kind) || matches!(item, ast::Item::Search(_))) {
+        if last_kind.is_some() && (last_kind != Some(kind) || matches!(item, ast::Item::Search(_)))
+        {
             p.blank();
         }
         last_kind = Some(kind);
         p.comments_before(span.start, 0);
         match item {
             ast::Item::Use { path, .. } => p.line(0, &format!("use {};", string(path))),
-            ast::Item::Define(d) => p.predicate_line(0, &format!("define {} : {}", d.name.name, d.base.name), d.predicate.as_ref()),
-            ast::Item::Param(x) => p.line(0, &format!("param {} = {};", x.name.name, literal(&x.default))),
+            ast::Item::Define(d) => p.predicate_line(
+                0,
+                &format!("define {} : {}", d.name.name, d.base.name),
+                d.predicate.as_ref(),
+            ),
+            ast::Item::Param(x) => p.line(
+                0,
+                &format!("param {} = {};", x.name.name, literal(&x.default)),
+            ),
             ast::Item::Search(s) => {
                 p.line(0, &format!("search {} is", s.name));
                 for section in &s.sections {

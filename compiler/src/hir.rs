@@ -64,8 +64,14 @@ pub fn format_time(micros: i64) -> String {
 
 /// The shortest exact duration literal (`24h`, `90s`, `1500ms`, `3us`).
 pub fn format_duration(micros: i64) -> String {
-    const UNITS: [(i64, &str); 6] =
-        [(86_400_000_000, "d"), (3_600_000_000, "h"), (60_000_000, "m"), (1_000_000, "s"), (1_000, "ms"), (1, "us")];
+    const UNITS: [(i64, &str); 6] = [
+        (86_400_000_000, "d"),
+        (3_600_000_000, "h"),
+        (60_000_000, "m"),
+        (1_000_000, "s"),
+        (1_000, "ms"),
+        (1, "us"),
+    ];
     if micros == 0 {
         return "0s".into();
     }
@@ -124,7 +130,11 @@ impl Expr {
         f(self);
         match self {
             Expr::Lit(_) | Expr::Attr(..) | Expr::Column(..) | Expr::Agg(_) => {}
-            Expr::Not(e) | Expr::Neg(e) | Expr::Seconds(e) | Expr::In(e, ..) | Expr::InCidr(e, ..) => e.visit(f),
+            Expr::Not(e)
+            | Expr::Neg(e)
+            | Expr::Seconds(e)
+            | Expr::In(e, ..)
+            | Expr::InCidr(e, ..) => e.visit(f),
             Expr::Bin(_, l, r) => {
                 l.visit(f);
                 r.visit(f);
@@ -155,7 +165,9 @@ impl Expr {
 
     /// Joins conjuncts back with `and`.
     pub fn all(conjuncts: Vec<Expr>) -> Option<Expr> {
-        conjuncts.into_iter().fold(None, |acc, e| Expr::and(acc, Some(e)))
+        conjuncts
+            .into_iter()
+            .fold(None, |acc, e| Expr::and(acc, Some(e)))
     }
 }
 
@@ -347,7 +359,10 @@ pub struct Meta {
 impl Meta {
     /// Value of a key.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -390,17 +405,27 @@ impl Pattern {
 
     /// Aggregate names by index.
     pub fn agg_names(&self) -> Vec<String> {
-        self.group.as_ref().map(|g| g.aggregates.iter().map(|a| a.name.clone()).collect()).unwrap_or_default()
+        self.group
+            .as_ref()
+            .map(|g| g.aggregates.iter().map(|a| a.name.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// The outer (non-absent, non-chain-step) instances.
     pub fn outer_instances(&self) -> impl Iterator<Item = &Instance> {
         let steps: Vec<InstanceId> = self.chains.iter().map(|c| c.step).collect();
-        self.instances.iter().filter(move |i| i.absent_group.is_none() && !steps.contains(&i.id))
+        self.instances
+            .iter()
+            .filter(move |i| i.absent_group.is_none() && !steps.contains(&i.id))
     }
 
     /// Shows an expression with this pattern's names.
-    pub fn show<'a>(&'a self, expr: &'a Expr, names: &'a [String], aggs: &'a [String]) -> ExprDisplay<'a> {
+    pub fn show<'a>(
+        &'a self,
+        expr: &'a Expr,
+        names: &'a [String],
+        aggs: &'a [String],
+    ) -> ExprDisplay<'a> {
         ExprDisplay { expr, names, aggs }
     }
 }

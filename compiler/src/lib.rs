@@ -8,16 +8,16 @@
 
 pub mod ast;
 pub mod diagnostic;
-pub mod source;
-pub mod syntax;
-pub mod value;
 pub mod eval;
 pub mod hir;
 pub mod model;
 pub mod num;
-pub mod resolve;
 pub mod plan;
+pub mod resolve;
 pub mod rules;
+pub mod source;
+pub mod syntax;
+pub mod value;
 
 use std::collections::BTreeSet;
 
@@ -40,7 +40,10 @@ pub struct Compiled {
 impl Compiled {
     /// The `explain` text: rules, then the plan.
     pub fn explain(&self) -> String {
-        format!("pattern `{}`\n\nrules:\n{}\n{}", self.pattern.name, self.program, self.plan)
+        format!(
+            "pattern `{}`\n\nrules:\n{}\n{}",
+            self.pattern.name, self.program, self.plan
+        )
     }
 }
 
@@ -57,11 +60,18 @@ pub type UseReader<'a> = dyn FnMut(&str, &str) -> Result<(String, String), Strin
 
 /// Compiles every pattern of one source. Returns the patterns that compiled and every
 /// diagnostic (warnings included); a pattern with an error is left out.
-pub fn compile(sources: &mut SourceMap, root: SourceId, options: &CompileOptions, read_use: &mut UseReader<'_>) -> (Vec<Compiled>, Vec<Diagnostic>) {
+pub fn compile(
+    sources: &mut SourceMap,
+    root: SourceId,
+    options: &CompileOptions,
+    read_use: &mut UseReader<'_>,
+) -> (Vec<Compiled>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let (file, errors) = syntax::parse(sources.get(root));
     diags.extend(errors.into_iter().map(Diagnostic::from));
-    let Some(file) = file else { return (Vec::new(), diags) };
+    let Some(file) = file else {
+        return (Vec::new(), diags);
+    };
 
     // The scope: this file's names, then those of files it uses (transitively).
     let mut scope = resolve::Scope::default();
@@ -84,7 +94,14 @@ pub fn compile(sources: &mut SourceMap, root: SourceId, options: &CompileOptions
                             queue.push((used, name));
                         }
                     }
-                    Err(reason) => diags.push(ResolveError::UseNotFound { path: path.clone(), reason, span: *span }.into()),
+                    Err(reason) => diags.push(
+                        ResolveError::UseNotFound {
+                            path: path.clone(),
+                            reason,
+                            span: *span,
+                        }
+                        .into(),
+                    ),
                 }
             }
         }
@@ -94,16 +111,39 @@ pub fn compile(sources: &mut SourceMap, root: SourceId, options: &CompileOptions
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
     for item in &file.items {
-        let ast::Item::Search(search) = item else { continue };
+        let ast::Item::Search(search) = item else {
+            continue;
+        };
         if !names.insert(search.name.clone()) {
-            diags.push(ResolveError::Invalid { message: format!("two patterns are named `{}`", search.name), help: "rename one".into(), span: search.name_span }.into());
+            diags.push(
+                ResolveError::Invalid {
+                    message: format!("two patterns are named `{}`", search.name),
+                    help: "rename one".into(),
+                    span: search.name_span,
+                }
+                .into(),
+            );
             continue;
         }
-        let Some(pattern) = resolve::resolve_search(search, &scope, &overrides, &mut diags) else { continue };
+        let Some(pattern) = resolve::resolve_search(search, &scope, &overrides, &mut diags) else {
+            continue;
+        };
         let program = rules::lower(&pattern);
         match plan::plan(&pattern, &program) {
-            Ok(plan) => out.push(Compiled { source: root, pattern, program, plan }),
-            Err(e) => diags.push(ResolveError::Invalid { message: e.to_string(), help: "see LANGUAGE.md for what the engine runs today".into(), span: search.name_span }.into()),
+            Ok(plan) => out.push(Compiled {
+                source: root,
+                pattern,
+                program,
+                plan,
+            }),
+            Err(e) => diags.push(
+                ResolveError::Invalid {
+                    message: e.to_string(),
+                    help: "see LANGUAGE.md for what the engine runs today".into(),
+                    span: search.name_span,
+                }
+                .into(),
+            ),
         }
     }
     diags.sort_by_key(|d| {
@@ -114,7 +154,10 @@ pub fn compile(sources: &mut SourceMap, root: SourceId, options: &CompileOptions
 }
 
 /// Reads `--param name=value` texts as literals of the language.
-fn parse_overrides(params: &[(String, String)], sources: &mut SourceMap) -> Vec<resolve::ParamOverride> {
+fn parse_overrides(
+    params: &[(String, String)],
+    sources: &mut SourceMap,
+) -> Vec<resolve::ParamOverride> {
     params
         .iter()
         .map(|(name, text)| {
@@ -122,9 +165,16 @@ fn parse_overrides(params: &[(String, String)], sources: &mut SourceMap) -> Vec<
             let (file, errors) = syntax::parse(sources.get(id));
             let literal = match file.and_then(|f| f.items.into_iter().next()) {
                 Some(ast::Item::Param(p)) if errors.is_empty() => p.default,
-                _ => ast::Literal { kind: ast::LiteralKind::String, text: text.clone(), span: source::Span::new(id, 0, 0) },
+                _ => ast::Literal {
+                    kind: ast::LiteralKind::String,
+                    text: text.clone(),
+                    span: source::Span::new(id, 0, 0),
+                },
             };
-            resolve::ParamOverride { name: name.clone(), literal }
+            resolve::ParamOverride {
+                name: name.clone(),
+                literal,
+            }
         })
         .collect()
 }

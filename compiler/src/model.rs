@@ -29,7 +29,9 @@ impl Entity {
 
     /// Parses a type name as written.
     pub fn from_name(name: &str) -> Option<Entity> {
-        [Entity::Address, Entity::Connection, Entity::Event].into_iter().find(|e| e.name() == name)
+        [Entity::Address, Entity::Connection, Entity::Event]
+            .into_iter()
+            .find(|e| e.name() == name)
     }
 
     /// All type names, for suggestions.
@@ -276,7 +278,11 @@ impl Attr {
 
     /// Looks an attribute up by name on an entity.
     pub fn lookup(entity: Entity, name: &str) -> Option<Attr> {
-        entity.attributes().iter().copied().find(|a| a.name() == name)
+        entity
+            .attributes()
+            .iter()
+            .copied()
+            .find(|a| a.name() == name)
     }
 }
 
@@ -315,10 +321,16 @@ pub fn protocol_number(text: &str) -> Option<u8> {
         return Some(n);
     }
     let lower = t.to_ascii_lowercase();
-    PROTOCOLS.iter().find(|(name, _)| *name == lower).map(|(_, n)| *n)
+    PROTOCOLS
+        .iter()
+        .find(|(name, _)| *name == lower)
+        .map(|(_, n)| *n)
 }
 
 /// The name printed for a protocol number, if it has one.
 pub fn protocol_name(n: u8) -> Option<&'static str> {
-    PROTOCOLS.iter().find(|(_, p)| *p == n).map(|(name, _)| *name)
+    PROTOCOLS
+        .iter()
+        .find(|(_, p)| *p == n)
+        .map(|(name, _)| *name)
 }

@@ -53,7 +53,10 @@ impl Num {
             None => (false, text),
         };
         let (int_part, frac_part) = t.split_once('.').unwrap_or((t, ""));
-        if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        if int_part.is_empty()
+            || !int_part.bytes().all(|b| b.is_ascii_digit())
+            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let digits = format!("{int_part}{frac_part}");
@@ -65,7 +68,12 @@ impl Num {
     /// Sum.
     pub fn add(&self, other: &Num) -> Num {
         if let (Num::Small(a, b), Num::Small(c, d)) = (self, other) {
-            if let Some(r) = (|| Some(Num::Small(a.checked_mul(*d)?.checked_add(c.checked_mul(*b)?)?, b.checked_mul(*d)?)))() {
+            if let Some(r) = (|| {
+                Some(Num::Small(
+                    a.checked_mul(*d)?.checked_add(c.checked_mul(*b)?)?,
+                    b.checked_mul(*d)?,
+                ))
+            })() {
                 return r;
             }
         }
@@ -172,7 +180,11 @@ impl fmt::Display for Num {
             if (&scale % &d) == BigInt::from(0) {
                 let scaled = n.clone() * (&scale / &d);
                 let neg = scaled.sign() == num_bigint::Sign::Minus;
-                let digits = if neg { (-scaled).to_string() } else { scaled.to_string() };
+                let digits = if neg {
+                    (-scaled).to_string()
+                } else {
+                    scaled.to_string()
+                };
                 let places = places as usize;
                 let padded = format!("{digits:0>width$}", width = places + 1);
                 let (i, frac) = padded.split_at(padded.len() - places);
@@ -184,7 +196,14 @@ impl fmt::Display for Num {
 }
 
 fn gcd(a: BigInt, b: BigInt) -> BigInt {
-    let (mut a, mut b) = (if a.sign() == num_bigint::Sign::Minus { -a } else { a }, b);
+    let (mut a, mut b) = (
+        if a.sign() == num_bigint::Sign::Minus {
+            -a
+        } else {
+            a
+        },
+        b,
+    );
     while b != BigInt::from(0) {
         let r = &a % &b;
         a = b;
@@ -208,14 +227,32 @@ mod tests {
         let product = bytes.mul(&packets);
         assert!(matches!(product, Num::Big(_)));
         assert_eq!(product.cmp_exact(&Num::int(i128::MAX)), Ordering::Greater);
-        assert_eq!(Num::int(1_600_000_000_000_000).cmp_exact(&Num::int(65535).mul(&Num::int(4_294_967_295))), Ordering::Greater);
+        assert_eq!(
+            Num::int(1_600_000_000_000_000)
+                .cmp_exact(&Num::int(65535).mul(&Num::int(4_294_967_295))),
+            Ordering::Greater
+        );
     }
 
     #[test]
     fn decimals_print_exactly() {
-        assert_eq!(Num::parse_decimal("4294967.238").map(|n| n.to_string()).as_deref(), Some("4294967.238"));
-        assert_eq!(Num::ratio(1, 2000).map(|n| n.to_string()).as_deref(), Some("0.0005"));
-        assert_eq!(Num::ratio(-3, 1).map(|n| n.to_string()).as_deref(), Some("-3"));
-        assert_eq!(Num::ratio(1, 3).map(|n| n.to_string()).as_deref(), Some("1/3"));
+        assert_eq!(
+            Num::parse_decimal("4294967.238")
+                .map(|n| n.to_string())
+                .as_deref(),
+            Some("4294967.238")
+        );
+        assert_eq!(
+            Num::ratio(1, 2000).map(|n| n.to_string()).as_deref(),
+            Some("0.0005")
+        );
+        assert_eq!(
+            Num::ratio(-3, 1).map(|n| n.to_string()).as_deref(),
+            Some("-3")
+        );
+        assert_eq!(
+            Num::ratio(1, 3).map(|n| n.to_string()).as_deref(),
+            Some("1/3")
+        );
     }
 }

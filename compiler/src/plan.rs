@@ -181,14 +181,28 @@ pub enum PlanError {
 }
 
 fn bindings_of(edges: &[hir::Edge], record: InstanceId) -> Vec<AddrBinding> {
-    let mut out: Vec<AddrBinding> = edges.iter().filter(|e| e.record == record).map(|e| AddrBinding { address: e.address, record, role: e.role }).collect();
+    let mut out: Vec<AddrBinding> = edges
+        .iter()
+        .filter(|e| e.record == record)
+        .map(|e| AddrBinding {
+            address: e.address,
+            record,
+            role: e.role,
+        })
+        .collect();
     out.sort_by_key(|b| (b.address, b.role));
     out
 }
 
 /// Instances an expression needs, with address instances replaced by records that bind them.
-fn needs(e: &Expr, bound_addr: &dyn Fn(InstanceId) -> bool, bound_rec: &dyn Fn(InstanceId) -> bool) -> bool {
-    e.instances().into_iter().all(|i| bound_rec(i) || bound_addr(i))
+fn needs(
+    e: &Expr,
+    bound_addr: &dyn Fn(InstanceId) -> bool,
+    bound_rec: &dyn Fn(InstanceId) -> bool,
+) -> bool {
+    e.instances()
+        .into_iter()
+        .all(|i| bound_rec(i) || bound_addr(i))
 }
 
 /// Plans one resolved pattern.
@@ -198,15 +212,27 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
     }
     let entities: Vec<Entity> = p.instances.iter().map(|i| i.entity).collect();
     let outer: Vec<&hir::Instance> = p.outer_instances().collect();
-    let records: Vec<InstanceId> = outer.iter().filter(|i| i.entity.is_record()).map(|i| i.id).collect();
+    let records: Vec<InstanceId> = outer
+        .iter()
+        .filter(|i| i.entity.is_record())
+        .map(|i| i.id)
+        .collect();
     if records.is_empty() && p.chains.is_empty() {
-        return Err(PlanError::Unsupported { pattern: p.name.clone(), what: "a pattern without connections or events".into() });
+        return Err(PlanError::Unsupported {
+            pattern: p.name.clone(),
+            what: "a pattern without connections or events".into(),
+        });
     }
 
     // Join order: declaration order, each next record sharing an address with those joined
     // (cross products last, which `resolve` allows only when asked).
     let shares = |a: InstanceId, b: InstanceId| {
-        p.edges.iter().any(|x| x.record == a && p.edges.iter().any(|y| y.record == b && y.address == x.address))
+        p.edges.iter().any(|x| {
+            x.record == a
+                && p.edges
+                    .iter()
+                    .any(|y| y.record == b && y.address == x.address)
+        })
     };
     let mut order: Vec<InstanceId> = records.first().copied().into_iter().collect();
     while order.len() < records.len() {
@@ -221,26 +247,42 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
     }
 
     // Conjuncts of cross-instance conditions, placed as early as possible.
-    let mut pending: Vec<Expr> = p.requires.iter().cloned().flat_map(Expr::conjuncts).collect();
-    let addr_bound = |bound: &[InstanceId], a: InstanceId| p.edges.iter().any(|e| e.address == a && bound.contains(&e.record));
+    let mut pending: Vec<Expr> = p
+        .requires
+        .iter()
+        .cloned()
+        .flat_map(Expr::conjuncts)
+        .collect();
+    let addr_bound = |bound: &[InstanceId], a: InstanceId| {
+        p.edges
+            .iter()
+            .any(|e| e.address == a && bound.contains(&e.record))
+    };
 
     let mut scans = Vec::new();
-    let make_scan = |p: &hir::Pattern, record: InstanceId, edges: &[hir::Edge], extra: Vec<Expr>| -> Scan {
-        let addresses = bindings_of(edges, record);
-        let mut filter = p.instances[record.index()].predicate.clone();
-        let mut seen = Vec::new();
-        for b in &addresses {
-            if !seen.contains(&b.address) {
-                seen.push(b.address);
-                filter = Expr::and(filter, p.instances[b.address.index()].predicate.clone());
+    let make_scan =
+        |p: &hir::Pattern, record: InstanceId, edges: &[hir::Edge], extra: Vec<Expr>| -> Scan {
+            let addresses = bindings_of(edges, record);
+            let mut filter = p.instances[record.index()].predicate.clone();
+            let mut seen = Vec::new();
+            for b in &addresses {
+                if !seen.contains(&b.address) {
+                    seen.push(b.address);
+                    filter = Expr::and(filter, p.instances[b.address.index()].predicate.clone());
+                }
             }
-        }
-        for e in extra {
-            filter = Expr::and(filter, Some(e));
-        }
-        let same_ends = addresses.len() == 2 && addresses[0].address == addresses[1].address;
-        Scan { instance: record, entity: p.instances[record.index()].entity, filter, addresses, same_ends }
-    };
+            for e in extra {
+                filter = Expr::and(filter, Some(e));
+            }
+            let same_ends = addresses.len() == 2 && addresses[0].address == addresses[1].address;
+            Scan {
+                instance: record,
+                entity: p.instances[record.index()].entity,
+                filter,
+                addresses,
+                same_ends,
+            }
+        };
 
     let mut pending_for_chains: Vec<Expr> = Vec::new();
     let mut joins = Vec::new();
@@ -251,7 +293,11 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
             let mut own = Vec::new();
             let mut rest = Vec::new();
             for e in pending.drain(..) {
-                let only_r = needs(&e, &|a| p.edges.iter().any(|x| x.address == a && x.record == *r), &|i| i == *r);
+                let only_r = needs(
+                    &e,
+                    &|a| p.edges.iter().any(|x| x.address == a && x.record == *r),
+                    &|i| i == *r,
+                );
                 if only_r {
                     own.push(e);
                 } else {
@@ -271,18 +317,36 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
         let mut left_key = Vec::new();
         let mut right_key = Vec::new();
         for rb in &right {
-            if left_key.iter().any(|l: &AddrBinding| l.address == rb.address) {
+            if left_key
+                .iter()
+                .any(|l: &AddrBinding| l.address == rb.address)
+            {
                 continue;
             }
-            if let Some(e) = p.edges.iter().find(|e| e.address == rb.address && bound.contains(&e.record)) {
-                left_key.push(AddrBinding { address: rb.address, record: e.record, role: e.role });
+            if let Some(e) = p
+                .edges
+                .iter()
+                .find(|e| e.address == rb.address && bound.contains(&e.record))
+            {
+                left_key.push(AddrBinding {
+                    address: rb.address,
+                    record: e.record,
+                    role: e.role,
+                });
                 right_key.push(*rb);
             }
         }
         bound.push(*r);
-        let (ready, rest): (Vec<Expr>, Vec<Expr>) = pending.drain(..).partition(|e| needs(e, &|a| addr_bound(&bound, a), &|i| bound.contains(&i)));
+        let (ready, rest): (Vec<Expr>, Vec<Expr>) = pending
+            .drain(..)
+            .partition(|e| needs(e, &|a| addr_bound(&bound, a), &|i| bound.contains(&i)));
         pending = rest;
-        joins.push(JoinStep { scan: scan_id, left_key, right_key, residual: ready });
+        joins.push(JoinStep {
+            scan: scan_id,
+            left_key,
+            right_key,
+            residual: ready,
+        });
     }
     // Anything left reads only addresses already bound by the first record, or a chain's ends.
     if records.is_empty() {
@@ -299,20 +363,40 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
     let mut addresses: Vec<AddrBinding> = Vec::new();
     for i in &outer {
         if i.entity == Entity::Address {
-            if let Some(e) = p.edges.iter().filter(|e| e.address == i.id).min_by_key(|e| order.iter().position(|r| *r == e.record)) {
-                addresses.push(AddrBinding { address: i.id, record: e.record, role: e.role });
+            if let Some(e) = p
+                .edges
+                .iter()
+                .filter(|e| e.address == i.id)
+                .min_by_key(|e| order.iter().position(|r| *r == e.record))
+            {
+                addresses.push(AddrBinding {
+                    address: i.id,
+                    record: e.record,
+                    role: e.role,
+                });
             }
         }
     }
 
     let mut antijoins = Vec::new();
     for a in &p.absent {
-        let inner_records: Vec<InstanceId> = a.instances.iter().copied().filter(|i| p.instances[i.index()].entity.is_record()).collect();
+        let inner_records: Vec<InstanceId> = a
+            .instances
+            .iter()
+            .copied()
+            .filter(|i| p.instances[i.index()].entity.is_record())
+            .collect();
         let Some(&first_inner) = inner_records.first() else {
-            return Err(PlanError::Unsupported { pattern: p.name.clone(), what: "an `absent` block without a connection or event".into() });
+            return Err(PlanError::Unsupported {
+                pattern: p.name.clone(),
+                what: "an `absent` block without a connection or event".into(),
+            });
         };
         if inner_records.len() > 1 {
-            return Err(PlanError::Unsupported { pattern: p.name.clone(), what: "an `absent` block with more than one connection or event".into() });
+            return Err(PlanError::Unsupported {
+                pattern: p.name.clone(),
+                what: "an `absent` block with more than one connection or event".into(),
+            });
         }
         let scan_id = ScanId(scans.len() as u32);
         scans.push(make_scan(p, first_inner, &a.edges, vec![]));
@@ -328,28 +412,60 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
                 inner_key.push(ib);
             }
         }
-        antijoins.push(AntiJoin { scans: vec![scan_id], outer_key, inner_key, residual: a.requires.iter().cloned().flat_map(Expr::conjuncts).collect() });
+        antijoins.push(AntiJoin {
+            scans: vec![scan_id],
+            outer_key,
+            inner_key,
+            residual: a
+                .requires
+                .iter()
+                .cloned()
+                .flat_map(Expr::conjuncts)
+                .collect(),
+        });
     }
 
     let mut chains = Vec::new();
     for c in &p.chains {
         let scan_id = ScanId(scans.len() as u32);
-        scans.push(Scan { instance: c.step, entity: Entity::Connection, filter: c.predicate.clone(), addresses: vec![], same_ends: false });
+        scans.push(Scan {
+            instance: c.step,
+            entity: Entity::Connection,
+            filter: c.predicate.clone(),
+            addresses: vec![],
+            same_ends: false,
+        });
         let mut endpoint_filter = None;
         for end in [c.from, c.to] {
             if !addresses.iter().any(|b| b.address == end) {
-                endpoint_filter = Expr::and(endpoint_filter, p.instances[end.index()].predicate.clone());
+                endpoint_filter =
+                    Expr::and(endpoint_filter, p.instances[end.index()].predicate.clone());
             }
         }
         for e in pending_for_chains.drain(..) {
             endpoint_filter = Expr::and(endpoint_filter, Some(e));
         }
-        chains.push(ChainPlan { scan: scan_id, from: c.from, to: c.to, min_hops: c.min_hops, max_hops: c.max_hops, endpoint_filter });
+        chains.push(ChainPlan {
+            scan: scan_id,
+            from: c.from,
+            to: c.to,
+            min_hops: c.min_hops,
+            max_hops: c.max_hops,
+            endpoint_filter,
+        });
     }
 
     let group = p.group.as_ref().map(|g| GroupPlan {
         by: g.by.clone(),
-        aggregates: g.aggregates.iter().map(|a| AggregatePlan { name: a.name.clone(), func: a.func, arg: a.arg.clone() }).collect(),
+        aggregates: g
+            .aggregates
+            .iter()
+            .map(|a| AggregatePlan {
+                name: a.name.clone(),
+                func: a.func,
+                arg: a.arg.clone(),
+            })
+            .collect(),
         having: g.having.clone(),
     });
     let output = p
@@ -357,7 +473,9 @@ pub fn plan(p: &hir::Pattern, program: &Program) -> Result<JoinPlan, PlanError> 
         .iter()
         .map(|e| match e {
             hir::ExportItem::Aggregate(k) => OutputItem::Aggregate(*k),
-            hir::ExportItem::Instance(i) if entities[i.index()] == Entity::Address => OutputItem::Address(*i),
+            hir::ExportItem::Instance(i) if entities[i.index()] == Entity::Address => {
+                OutputItem::Address(*i)
+            }
             hir::ExportItem::Instance(i) => OutputItem::Record(*i),
         })
         .collect();
@@ -382,7 +500,10 @@ impl JoinPlan {
     /// Whether the pattern binds any record outside chains (else it starts from the chains).
     pub fn has_records(&self) -> bool {
         let chain_scans: Vec<ScanId> = self.chains.iter().map(|c| c.scan).collect();
-        !self.scans.is_empty() && !chain_scans.contains(&self.first) && self.scans[self.first.0 as usize].entity.is_record() && !self.antijoins.iter().any(|a| a.scans.contains(&self.first))
+        !self.scans.is_empty()
+            && !chain_scans.contains(&self.first)
+            && self.scans[self.first.0 as usize].entity.is_record()
+            && !self.antijoins.iter().any(|a| a.scans.contains(&self.first))
     }
 
     /// The scan with this id.
@@ -391,11 +512,20 @@ impl JoinPlan {
     }
 
     fn show<'a>(&'a self, e: &'a Expr) -> ExprDisplay<'a> {
-        ExprDisplay { expr: e, names: &self.names, aggs: &self.agg_names }
+        ExprDisplay {
+            expr: e,
+            names: &self.names,
+            aggs: &self.agg_names,
+        }
     }
 
     fn binding(&self, b: &AddrBinding) -> String {
-        format!("{} = {}.{}", self.names[b.address.index()], self.names[b.record.index()], b.role.name())
+        format!(
+            "{} = {}.{}",
+            self.names[b.address.index()],
+            self.names[b.record.index()],
+            b.role.name()
+        )
     }
 
     /// Output column headers, as `run --format csv` prints them (without record attributes).
@@ -412,7 +542,12 @@ impl JoinPlan {
     /// Whether every output row is unique before counting (an exported record makes it so),
     /// in which case no consolidation work is needed beyond the final sort.
     pub fn rows_unique(&self) -> bool {
-        self.group.is_none() && self.joins.is_empty() && self.output.iter().any(|o| matches!(o, OutputItem::Record(_)))
+        self.group.is_none()
+            && self.joins.is_empty()
+            && self
+                .output
+                .iter()
+                .any(|o| matches!(o, OutputItem::Record(_)))
     }
 }
 
@@ -421,8 +556,16 @@ impl fmt::Display for JoinPlan {
         writeln!(f, "plan for `{}`:", self.pattern)?;
         let mut step = 1;
         let scan_line = |f: &mut fmt::Formatter<'_>, s: &Scan, step: usize| -> fmt::Result {
-            let src = if s.entity == Entity::Connection { "flows" } else { "events" };
-            writeln!(f, "  {step}. scan {src} as `{}`", self.names[s.instance.index()])?;
+            let src = if s.entity == Entity::Connection {
+                "flows"
+            } else {
+                "events"
+            };
+            writeln!(
+                f,
+                "  {step}. scan {src} as `{}`",
+                self.names[s.instance.index()]
+            )?;
             for b in &s.addresses {
                 writeln!(f, "       bind {}", self.binding(b))?;
             }
@@ -431,7 +574,10 @@ impl fmt::Display for JoinPlan {
             }
             match &s.filter {
                 Some(e) => {
-                    writeln!(f, "       push down (evaluated on Arrow batches before the dataflow):")?;
+                    writeln!(
+                        f,
+                        "       push down (evaluated on Arrow batches before the dataflow):"
+                    )?;
                     for c in e.clone().conjuncts() {
                         writeln!(f, "         {}", self.show(&c))?;
                     }
@@ -451,12 +597,29 @@ impl fmt::Display for JoinPlan {
                 .left_key
                 .iter()
                 .zip(&j.right_key)
-                .map(|(l, r)| format!("{}.{} = {}.{}", self.names[l.record.index()], l.role.name(), self.names[r.record.index()], r.role.name()))
+                .map(|(l, r)| {
+                    format!(
+                        "{}.{} = {}.{}",
+                        self.names[l.record.index()],
+                        l.role.name(),
+                        self.names[r.record.index()],
+                        r.role.name()
+                    )
+                })
                 .collect();
             if keys.is_empty() {
-                writeln!(f, "  {step}. cross join with `{}` (explicitly allowed)", self.names[j.scan_instance(self).index()])?;
+                writeln!(
+                    f,
+                    "  {step}. cross join with `{}` (explicitly allowed)",
+                    self.names[j.scan_instance(self).index()]
+                )?;
             } else {
-                writeln!(f, "  {step}. join with `{}`, both sides arranged by key [{}]", self.names[j.scan_instance(self).index()], keys.join(", "))?;
+                writeln!(
+                    f,
+                    "  {step}. join with `{}`, both sides arranged by key [{}]",
+                    self.names[j.scan_instance(self).index()],
+                    keys.join(", ")
+                )?;
             }
             for r in &j.residual {
                 writeln!(f, "       on each joined pair: {}", self.show(r))?;
@@ -468,8 +631,24 @@ impl fmt::Display for JoinPlan {
                 scan_line(f, self.scan(*s), step)?;
                 step += 1;
             }
-            let keys: Vec<String> = a.outer_key.iter().zip(&a.inner_key).map(|(o, i)| format!("{} = {}.{}", self.names[o.address.index()], self.names[i.record.index()], i.role.name())).collect();
-            writeln!(f, "  {step}. anti-join: drop rows with a witness on [{}]", keys.join(", "))?;
+            let keys: Vec<String> = a
+                .outer_key
+                .iter()
+                .zip(&a.inner_key)
+                .map(|(o, i)| {
+                    format!(
+                        "{} = {}.{}",
+                        self.names[o.address.index()],
+                        self.names[i.record.index()],
+                        i.role.name()
+                    )
+                })
+                .collect();
+            writeln!(
+                f,
+                "  {step}. anti-join: drop rows with a witness on [{}]",
+                keys.join(", ")
+            )?;
             for r in &a.residual {
                 writeln!(f, "       witness condition: {}", self.show(r))?;
             }
@@ -495,8 +674,15 @@ impl fmt::Display for JoinPlan {
             step += 1;
         }
         if let Some(g) = &self.group {
-            let by: Vec<&str> = g.by.iter().map(|i| self.names[i.index()].as_str()).collect();
-            writeln!(f, "  {step}. group by [{}] (reduce, arranged by group key)", by.join(", "))?;
+            let by: Vec<&str> =
+                g.by.iter()
+                    .map(|i| self.names[i.index()].as_str())
+                    .collect();
+            writeln!(
+                f,
+                "  {step}. group by [{}] (reduce, arranged by group key)",
+                by.join(", ")
+            )?;
             for a in &g.aggregates {
                 let func = match a.func {
                     AggFunc::Count => "count",
@@ -505,7 +691,11 @@ impl fmt::Display for JoinPlan {
                     AggFunc::Min => "min",
                     AggFunc::Max => "max",
                 };
-                let arg = a.arg.as_ref().map(|e| format!(" {}", self.show(e))).unwrap_or_default();
+                let arg = a
+                    .arg
+                    .as_ref()
+                    .map(|e| format!(" {}", self.show(e)))
+                    .unwrap_or_default();
                 writeln!(f, "       {} = {func}{arg}", a.name)?;
             }
             if let Some(h) = &g.having {
@@ -515,10 +705,18 @@ impl fmt::Display for JoinPlan {
             step += 1;
         }
         let out: Vec<String> = self.output_names();
-        let how = if self.rows_unique() { "each row is unique (an exported record): no distinct needed" } else { "distinct tuples, matches = multiplicity" };
+        let how = if self.rows_unique() {
+            "each row is unique (an exported record): no distinct needed"
+        } else {
+            "distinct tuples, matches = multiplicity"
+        };
         writeln!(f, "  {step}. export [{}]; {how}", out.join(", "))?;
         if !self.extra_columns.is_empty() {
-            let cols: Vec<String> = self.extra_columns.iter().map(|(e, c)| format!("{e}.{c}")).collect();
+            let cols: Vec<String> = self
+                .extra_columns
+                .iter()
+                .map(|(e, c)| format!("{e}.{c}"))
+                .collect();
             writeln!(f, "  extra columns read: {}", cols.join(", "))?;
         }
         Ok(())

@@ -41,7 +41,10 @@ impl Scope {
                     }
                     if Entity::from_name(&d.name.name).is_some() {
                         diags.push(invalid(
-                            format!("`{}` is a built-in type and cannot be redefined", d.name.name),
+                            format!(
+                                "`{}` is a built-in type and cannot be redefined",
+                                d.name.name
+                            ),
                             "choose another name".into(),
                             d.name.span,
                         ));
@@ -50,7 +53,9 @@ impl Scope {
                     self.defines.insert(d.name.name.clone(), d.clone());
                 }
                 ast::Item::Param(p) => {
-                    self.params.entry(p.name.name.clone()).or_insert_with(|| p.clone());
+                    self.params
+                        .entry(p.name.name.clone())
+                        .or_insert_with(|| p.clone());
                 }
                 _ => {}
             }
@@ -59,11 +64,21 @@ impl Scope {
 }
 
 fn dup(name: &str, span: Span, first: Span) -> Diagnostic {
-    ResolveError::Duplicate { name: name.to_string(), span, first }.into()
+    ResolveError::Duplicate {
+        name: name.to_string(),
+        span,
+        first,
+    }
+    .into()
 }
 
 fn invalid(message: String, help: String, span: Span) -> Diagnostic {
-    ResolveError::Invalid { message, help, span }.into()
+    ResolveError::Invalid {
+        message,
+        help,
+        span,
+    }
+    .into()
 }
 
 /// A parameter override from the command line: name and the literal text.
@@ -76,9 +91,22 @@ pub struct ParamOverride {
 }
 
 /// Resolves one `search` against a scope.
-pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOverride], diags: &mut Vec<Diagnostic>) -> Option<hir::Pattern> {
+pub fn resolve_search(
+    search: &ast::Search,
+    scope: &Scope,
+    overrides: &[ParamOverride],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<hir::Pattern> {
     let errors_before = diags.iter().filter(|d| !d.is_warning()).count();
-    let mut r = Resolver { scope, diags, instances: Vec::new(), by_name: BTreeMap::new(), params: BTreeMap::new(), self_inst: None, aggs: Vec::new() };
+    let mut r = Resolver {
+        scope,
+        diags,
+        instances: Vec::new(),
+        by_name: BTreeMap::new(),
+        params: BTreeMap::new(),
+        self_inst: None,
+        aggs: Vec::new(),
+    };
 
     // Parameters: file defaults, then the pattern's own, then overrides.
     for (name, p) in &scope.params {
@@ -169,7 +197,11 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
             }
             ast::Section::Group(g) => {
                 if group.is_some() {
-                    r.diags.push(invalid("a pattern has at most one `group` block".into(), "merge the blocks".into(), g.span));
+                    r.diags.push(invalid(
+                        "a pattern has at most one `group` block".into(),
+                        "merge the blocks".into(),
+                        g.span,
+                    ));
                 } else {
                     group = r.group(g);
                 }
@@ -178,12 +210,20 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
                 if what.name == "crossproduct" {
                     allow_cross = true;
                 } else {
-                    r.diags.push(invalid(format!("unknown `allow` option `{}`", what.name), "the only option is `allow crossproduct;`".into(), what.span));
+                    r.diags.push(invalid(
+                        format!("unknown `allow` option `{}`", what.name),
+                        "the only option is `allow crossproduct;`".into(),
+                        what.span,
+                    ));
                 }
             }
             ast::Section::Export(items, span) => {
                 if export_seen {
-                    r.diags.push(invalid("a pattern has at most one `export` block".into(), "merge the blocks".into(), *span));
+                    r.diags.push(invalid(
+                        "a pattern has at most one `export` block".into(),
+                        "merge the blocks".into(),
+                        *span,
+                    ));
                 }
                 export_seen = true;
                 for item in items {
@@ -191,7 +231,14 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
                         export.push(hir::ExportItem::Aggregate(k));
                     } else if let Some(id) = r.lookup_instance(item) {
                         if r.instances[id.index()].absent_group.is_some() {
-                            r.diags.push(invalid(format!("`{}` belongs to an `absent` block and cannot be exported", item.name), "export instances of the pattern itself".into(), item.span));
+                            r.diags.push(invalid(
+                                format!(
+                                    "`{}` belongs to an `absent` block and cannot be exported",
+                                    item.name
+                                ),
+                                "export instances of the pattern itself".into(),
+                                item.span,
+                            ));
                         } else {
                             export.push(hir::ExportItem::Instance(id));
                         }
@@ -202,13 +249,27 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
         }
     }
     if !export_seen {
-        r.diags.push(invalid("the pattern has no `export` block".into(), "add `export … end` naming the instances to report".into(), search.name_span));
+        r.diags.push(invalid(
+            "the pattern has no `export` block".into(),
+            "add `export … end` naming the instances to report".into(),
+            search.name_span,
+        ));
     }
 
     // Absent blocks: their edges and conditions.
     let mut absent = Vec::new();
     for (k, a) in absent_asts.iter().enumerate() {
-        let mut block = hir::Absent { instances: r.instances.iter().filter(|i| i.absent_group == Some(k)).map(|i| i.id).collect(), edges: Vec::new(), requires: Vec::new(), orders: Vec::new() };
+        let mut block = hir::Absent {
+            instances: r
+                .instances
+                .iter()
+                .filter(|i| i.absent_group == Some(k))
+                .map(|i| i.id)
+                .collect(),
+            edges: Vec::new(),
+            requires: Vec::new(),
+            orders: Vec::new(),
+        };
         for s in &a.sections {
             match s {
                 ast::Section::Connections(list, _) => block.edges.extend(r.edges(list, Some(k))),
@@ -237,7 +298,11 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
             if let hir::ExportItem::Instance(id) = item {
                 if !g.by.contains(id) {
                     let inst = &r.instances[id.index()];
-                    r.diags.push(invalid(format!("`{}` is exported but not grouped by", inst.name), "add it to `group by`, or export an aggregate over it".to_string(), inst.span));
+                    r.diags.push(invalid(
+                        format!("`{}` is exported but not grouped by", inst.name),
+                        "add it to `group by`, or export an aggregate over it".to_string(),
+                        inst.span,
+                    ));
                 }
             }
         }
@@ -254,7 +319,12 @@ pub fn resolve_search(search: &ast::Search, scope: &Scope, overrides: &[ParamOve
     let params = r
         .params
         .iter()
-        .map(|(name, lit)| (name.clone(), natural_value(lit).unwrap_or(Value::Str(lit.text.clone()))))
+        .map(|(name, lit)| {
+            (
+                name.clone(),
+                natural_value(lit).unwrap_or(Value::Str(lit.text.clone())),
+            )
+        })
         .collect();
     Some(hir::Pattern {
         name: search.name.clone(),
@@ -299,19 +369,32 @@ impl Resolver<'_, '_> {
                 return Some((e, chain));
             }
             match self.scope.defines.get(&name.name) {
-                Some(d) if chain.len() < 32 && !chain.iter().any(|c: &ast::Define| c.name.name == d.name.name) => {
+                Some(d)
+                    if chain.len() < 32
+                        && !chain
+                            .iter()
+                            .any(|c: &ast::Define| c.name.name == d.name.name) =>
+                {
                     chain.push(d.clone());
                     name = d.base.clone();
                 }
                 Some(d) => {
-                    self.error(ResolveError::Invalid { message: format!("definition `{}` refers to itself", d.name.name), help: "break the cycle".into(), span: d.span });
+                    self.error(ResolveError::Invalid {
+                        message: format!("definition `{}` refers to itself", d.name.name),
+                        help: "break the cycle".into(),
+                        span: d.span,
+                    });
                     return None;
                 }
                 None => {
                     let mut candidates: Vec<&str> = Entity::NAMES.to_vec();
                     candidates.extend(self.scope.defines.keys().map(String::as_str));
                     let help = did_you_mean(&name.name, &candidates);
-                    self.error(ResolveError::UnknownType { name: name.name.clone(), help, span: name.span });
+                    self.error(ResolveError::UnknownType {
+                        name: name.name.clone(),
+                        help,
+                        span: name.span,
+                    });
                     return None;
                 }
             }
@@ -321,7 +404,8 @@ impl Resolver<'_, '_> {
     fn declare(&mut self, inst: &ast::Instance, absent_group: Option<usize>) {
         if let Some(first) = self.by_name.get(&inst.name.name) {
             let first_span = self.instances[first.index()].span;
-            self.diags.push(dup(&inst.name.name, inst.name.span, first_span));
+            self.diags
+                .push(dup(&inst.name.name, inst.name.span, first_span));
             return;
         }
         let Some((entity, _)) = self.entity_of(&inst.type_name) else {
@@ -332,19 +416,38 @@ impl Resolver<'_, '_> {
         self.push_instance(&inst.name, entity, absent_group, inst.span, false);
     }
 
-    fn push_instance(&mut self, name: &ast::Ident, entity: Entity, absent_group: Option<usize>, span: Span, _poisoned: bool) -> InstanceId {
-        let id = InstanceId(u32::try_from(self.instances.len()).expect("fewer than 2^32 instances"));
-        self.instances.push(hir::Instance { id, name: name.name.clone(), entity, predicate: None, absent_group, span });
+    fn push_instance(
+        &mut self,
+        name: &ast::Ident,
+        entity: Entity,
+        absent_group: Option<usize>,
+        span: Span,
+        _poisoned: bool,
+    ) -> InstanceId {
+        let id =
+            InstanceId(u32::try_from(self.instances.len()).expect("fewer than 2^32 instances"));
+        self.instances.push(hir::Instance {
+            id,
+            name: name.name.clone(),
+            entity,
+            predicate: None,
+            absent_group,
+            span,
+        });
         self.by_name.insert(name.name.clone(), id);
         id
     }
 
     fn instance_predicate(&mut self, inst: &ast::Instance) {
-        let Some(&id) = self.by_name.get(&inst.name.name) else { return };
+        let Some(&id) = self.by_name.get(&inst.name.name) else {
+            return;
+        };
         if self.instances[id.index()].span != inst.span {
             return; // a duplicate declaration, already reported
         }
-        let Some((_, defines)) = self.entity_of_quiet(&inst.type_name) else { return };
+        let Some((_, defines)) = self.entity_of_quiet(&inst.type_name) else {
+            return;
+        };
         let mut predicate = None;
         self.self_inst = Some(id);
         // Definitions' predicates, base first, then the instance's own.
@@ -368,7 +471,11 @@ impl Resolver<'_, '_> {
                 return Some((e, chain));
             }
             let d = self.scope.defines.get(&name)?;
-            if chain.len() >= 32 || chain.iter().any(|c: &ast::Define| c.name.name == d.name.name) {
+            if chain.len() >= 32
+                || chain
+                    .iter()
+                    .any(|c: &ast::Define| c.name.name == d.name.name)
+            {
                 return None;
             }
             chain.push(d.clone());
@@ -382,42 +489,80 @@ impl Resolver<'_, '_> {
         }
         let names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
         let help = did_you_mean(&name.name, &names);
-        self.error(ResolveError::UnknownInstance { name: name.name.clone(), help, span: name.span });
+        self.error(ResolveError::UnknownInstance {
+            name: name.name.clone(),
+            help,
+            span: name.span,
+        });
         None
     }
 
     fn edges(&mut self, list: &[ast::Edge], group: Option<usize>) -> Vec<hir::Edge> {
         let mut out: Vec<(hir::Edge, Span)> = Vec::new();
         for e in list {
-            let (Some(record), Some(address)) = (self.lookup_instance(&e.record), self.lookup_instance(&e.address)) else { continue };
+            let (Some(record), Some(address)) = (
+                self.lookup_instance(&e.record),
+                self.lookup_instance(&e.address),
+            ) else {
+                continue;
+            };
             let rec = &self.instances[record.index()];
             if !rec.entity.is_record() {
-                let msg = format!("`{}` is a {} and has no `{}` edge", rec.name, rec.entity, e.role.name);
+                let msg = format!(
+                    "`{}` is a {} and has no `{}` edge",
+                    rec.name, rec.entity, e.role.name
+                );
                 self.error(ResolveError::BadEdge { message: msg, help: "edges go from a NetworkConnection or Event to a NetworkAddress: `conn.source connects addr;`".into(), span: e.span });
                 continue;
             }
             let Some(role) = Role::from_name(&e.role.name) else {
                 let help = did_you_mean(&e.role.name, &["source", "destination"]);
-                self.error(ResolveError::BadEdge { message: format!("unknown edge `{}`", e.role.name), help, span: e.role.span });
+                self.error(ResolveError::BadEdge {
+                    message: format!("unknown edge `{}`", e.role.name),
+                    help,
+                    span: e.role.span,
+                });
                 continue;
             };
             let addr = &self.instances[address.index()];
             if addr.entity != Entity::Address {
-                let msg = format!("`{}` is a {}, but edges connect to a NetworkAddress", addr.name, addr.entity);
-                self.error(ResolveError::BadEdge { message: msg, help: "declare it as `instance x : NetworkAddress`".into(), span: e.address.span });
+                let msg = format!(
+                    "`{}` is a {}, but edges connect to a NetworkAddress",
+                    addr.name, addr.entity
+                );
+                self.error(ResolveError::BadEdge {
+                    message: msg,
+                    help: "declare it as `instance x : NetworkAddress`".into(),
+                    span: e.address.span,
+                });
                 continue;
             }
             if group.is_none() && (rec.absent_group.is_some() || addr.absent_group.is_some()) {
-                self.error(ResolveError::BadEdge { message: "edges to instances of an `absent` block belong inside that block".into(), help: "move this edge into the block's `connections`".into(), span: e.span });
+                self.error(ResolveError::BadEdge {
+                    message: "edges to instances of an `absent` block belong inside that block"
+                        .into(),
+                    help: "move this edge into the block's `connections`".into(),
+                    span: e.span,
+                });
                 continue;
             }
-            if let Some((_, first)) = out.iter().find(|(x, _)| x.record == record && x.role == role) {
+            if let Some((_, first)) = out
+                .iter()
+                .find(|(x, _)| x.record == record && x.role == role)
+            {
                 let first = *first;
                 let name = format!("{}.{}", e.record.name, e.role.name);
                 self.diags.push(dup(&name, e.span, first));
                 continue;
             }
-            out.push((hir::Edge { record, role, address }, e.span));
+            out.push((
+                hir::Edge {
+                    record,
+                    role,
+                    address,
+                },
+                e.span,
+            ));
         }
         out.into_iter().map(|(e, _)| e).collect()
     }
@@ -426,8 +571,15 @@ impl Resolver<'_, '_> {
         let id = self.lookup_instance(name)?;
         let inst = &self.instances[id.index()];
         if !inst.entity.is_record() {
-            let msg = format!("`{}` is a NetworkAddress; only connections and events have a time", inst.name);
-            self.error(ResolveError::Invalid { message: msg, help: "order connections and events".into(), span: name.span });
+            let msg = format!(
+                "`{}` is a NetworkAddress; only connections and events have a time",
+                inst.name
+            );
+            self.error(ResolveError::Invalid {
+                message: msg,
+                help: "order connections and events".into(),
+                span: name.span,
+            });
             return None;
         }
         Some((id, inst.entity))
@@ -449,29 +601,52 @@ impl Resolver<'_, '_> {
             None => None,
         };
         let ((l, le), (r, re)) = (left?, right?);
-        let t = |id: InstanceId, e: Entity| Expr::Attr(id, e.time_attr().expect("records have a time"));
-        let end = |id: InstanceId, e: Entity| Expr::Attr(id, e.end_time_attr().expect("records have an end"));
+        let t =
+            |id: InstanceId, e: Entity| Expr::Attr(id, e.time_attr().expect("records have a time"));
+        let end = |id: InstanceId, e: Entity| {
+            Expr::Attr(id, e.end_time_attr().expect("records have an end"))
+        };
         let gap = |a: Expr, b: Expr| Expr::Bin(BinOp::Sub, Box::new(b), Box::new(a));
         let zero = Expr::Lit(Value::Dur(0));
         let cmp = |op: BinOp, a: Expr, b: Expr| Expr::Bin(op, Box::new(a), Box::new(b));
         let cond = match rule.op {
             OrderOp::Before | OrderOp::After => {
-                let (first, second) = if rule.op == OrderOp::Before { (t(l, le), t(r, re)) } else { (t(r, re), t(l, le)) };
+                let (first, second) = if rule.op == OrderOp::Before {
+                    (t(l, le), t(r, re))
+                } else {
+                    (t(r, re), t(l, le))
+                };
                 let mut c = cmp(BinOp::Gt, gap(first.clone(), second.clone()), zero);
                 if let Some(d) = within {
-                    c = cmp(BinOp::And, c, cmp(BinOp::Le, gap(first, second), Expr::Lit(Value::Dur(d))));
+                    c = cmp(
+                        BinOp::And,
+                        c,
+                        cmp(BinOp::Le, gap(first, second), Expr::Lit(Value::Dur(d))),
+                    );
                 }
                 c
             }
             OrderOp::Overlaps => {
                 // Intervals overlap (each starts no later than the other ends), widened by `within`.
                 let slack = Expr::Lit(Value::Dur(within.unwrap_or(0)));
-                let a = cmp(BinOp::Le, t(l, le), cmp(BinOp::Add, end(r, re), slack.clone()));
+                let a = cmp(
+                    BinOp::Le,
+                    t(l, le),
+                    cmp(BinOp::Add, end(r, re), slack.clone()),
+                );
                 let b = cmp(BinOp::Le, t(r, re), cmp(BinOp::Add, end(l, le), slack));
                 cmp(BinOp::And, a, b)
             }
         };
-        Some((hir::Order { left: l, op: rule.op, right: r, within }, cond))
+        Some((
+            hir::Order {
+                left: l,
+                op: rule.op,
+                right: r,
+                within,
+            },
+            cond,
+        ))
     }
 
     fn group(&mut self, g: &ast::Group) -> Option<hir::Group> {
@@ -482,8 +657,14 @@ impl Resolver<'_, '_> {
             }
         }
         for a in &g.aggregates {
-            if self.aggs.iter().any(|x| x.name == a.name.name) || self.by_name.contains_key(&a.name.name) {
-                self.error(ResolveError::Invalid { message: format!("`{}` is already a name in this pattern", a.name.name), help: "give the aggregate another name".into(), span: a.name.span });
+            if self.aggs.iter().any(|x| x.name == a.name.name)
+                || self.by_name.contains_key(&a.name.name)
+            {
+                self.error(ResolveError::Invalid {
+                    message: format!("`{}` is already a name in this pattern", a.name.name),
+                    help: "give the aggregate another name".into(),
+                    span: a.name.span,
+                });
                 continue;
             }
             let arg = match &a.arg {
@@ -495,30 +676,57 @@ impl Resolver<'_, '_> {
                 (_, Some((_, t))) => *t,
                 (f, None) => {
                     let name = format!("{f:?}").to_lowercase();
-                    self.error(ResolveError::Invalid { message: format!("`{name}` needs an argument"), help: format!("write `{} = {name} conn.bytesSent;`", a.name.name), span: a.span });
+                    self.error(ResolveError::Invalid {
+                        message: format!("`{name}` needs an argument"),
+                        help: format!("write `{} = {name} conn.bytesSent;`", a.name.name),
+                        span: a.span,
+                    });
                     continue;
                 }
             };
             if matches!(a.func, AggFunc::Sum) && !(ty.is_numeric() || ty == Type::Duration) {
-                self.error(ResolveError::TypeMismatch { message: "`sum` adds numbers or durations".into(), help: "sum a numeric attribute".into(), span: a.span, left: "sum".into(), right: ty.name().into() });
+                self.error(ResolveError::TypeMismatch {
+                    message: "`sum` adds numbers or durations".into(),
+                    help: "sum a numeric attribute".into(),
+                    span: a.span,
+                    left: "sum".into(),
+                    right: ty.name().into(),
+                });
                 continue;
             }
-            self.aggs.push(hir::Aggregate { name: a.name.name.clone(), func: a.func, arg: arg.map(|(e, _)| e), ty });
+            self.aggs.push(hir::Aggregate {
+                name: a.name.name.clone(),
+                func: a.func,
+                arg: arg.map(|(e, _)| e),
+                ty,
+            });
         }
         let having = g.having.as_ref().and_then(|h| self.bool_expr(h));
-        Some(hir::Group { by, aggregates: self.aggs.clone(), having })
+        Some(hir::Group {
+            by,
+            aggregates: self.aggs.clone(),
+            having,
+        })
     }
 
     fn chain(&mut self, c: &ast::Chain) -> Option<hir::Chain> {
         let (entity, _) = self.entity_of(&c.type_name)?;
         if entity != Entity::Connection {
-            self.error(ResolveError::Invalid { message: "a chain's steps are connections".into(), help: "write `chain hop : NetworkConnection from a to b;`".into(), span: c.type_name.span });
+            self.error(ResolveError::Invalid {
+                message: "a chain's steps are connections".into(),
+                help: "write `chain hop : NetworkConnection from a to b;`".into(),
+                span: c.type_name.span,
+            });
             return None;
         }
         let from = self.lookup_instance(&c.from);
         let to = self.lookup_instance(&c.to);
         if c.max_hops.is_some_and(|m| m < c.min_hops) || c.min_hops == 0 {
-            self.error(ResolveError::Invalid { message: "hop bounds must satisfy 1 <= min <= max".into(), help: "write `hops 1..5`".into(), span: c.span });
+            self.error(ResolveError::Invalid {
+                message: "hop bounds must satisfy 1 <= min <= max".into(),
+                help: "write `hops 1..5`".into(),
+                span: c.span,
+            });
         }
         if self.by_name.contains_key(&c.name.name) {
             let first = self.instances[self.by_name[&c.name.name].index()].span;
@@ -542,18 +750,39 @@ impl Resolver<'_, '_> {
         for (id, ident) in [(from, &c.from), (to, &c.to)] {
             if let Some(id) = id {
                 if self.instances[id.index()].entity != Entity::Address {
-                    self.error(ResolveError::BadEdge { message: format!("a chain runs between addresses; `{}` is not one", ident.name), help: "name NetworkAddress instances after `from` and `to`".into(), span: ident.span });
+                    self.error(ResolveError::BadEdge {
+                        message: format!(
+                            "a chain runs between addresses; `{}` is not one",
+                            ident.name
+                        ),
+                        help: "name NetworkAddress instances after `from` and `to`".into(),
+                        span: ident.span,
+                    });
                     return None;
                 }
             }
         }
-        Some(hir::Chain { name: c.name.name.clone(), from: from?, to: to?, min_hops: c.min_hops, max_hops: c.max_hops, predicate, step })
+        Some(hir::Chain {
+            name: c.name.name.clone(),
+            from: from?,
+            to: to?,
+            min_hops: c.min_hops,
+            max_hops: c.max_hops,
+            predicate,
+            step,
+        })
     }
 
     fn bool_expr(&mut self, e: &ast::Expr) -> Option<Expr> {
         let (x, t) = self.expr(e, Some(Type::Bool))?;
         if t != Type::Bool {
-            self.error(ResolveError::TypeMismatch { message: format!("a condition must be true or false, this is a {t}"), help: "compare it: `bytesSent > 0`".into(), span: e.span(), left: t.name().into(), right: "boolean".into() });
+            self.error(ResolveError::TypeMismatch {
+                message: format!("a condition must be true or false, this is a {t}"),
+                help: "compare it: `bytesSent > 0`".into(),
+                span: e.span(),
+                left: t.name().into(),
+                right: "boolean".into(),
+            });
             return None;
         }
         Some(x)
@@ -562,14 +791,19 @@ impl Resolver<'_, '_> {
     fn is_literalish(&self, e: &ast::Expr) -> bool {
         match e {
             ast::Expr::Literal(_) => true,
-            ast::Expr::Attr { instance: None, attr, .. } => self.params.contains_key(&attr.name) && !self.attr_of_self(&attr.name),
+            ast::Expr::Attr {
+                instance: None,
+                attr,
+                ..
+            } => self.params.contains_key(&attr.name) && !self.attr_of_self(&attr.name),
             ast::Expr::Neg(x, _) | ast::Expr::Paren(x, _) => self.is_literalish(x),
             _ => false,
         }
     }
 
     fn attr_of_self(&self, name: &str) -> bool {
-        self.self_inst.is_some_and(|i| Attr::lookup(self.instances[i.index()].entity, name).is_some())
+        self.self_inst
+            .is_some_and(|i| Attr::lookup(self.instances[i.index()].entity, name).is_some())
     }
 
     fn expr(&mut self, e: &ast::Expr, expected: Option<Type>) -> Option<(Expr, Type)> {
@@ -579,20 +813,34 @@ impl Resolver<'_, '_> {
                 self.literal(lit, hint).map(|(v, t)| (Expr::Lit(v), t))
             }
             ast::Expr::Paren(x, _) => self.expr(x, expected),
-            ast::Expr::Attr { instance, attr, span } => self.attr_ref(instance.as_ref(), attr, *span, expected),
-            ast::Expr::Column { instance, name, span } => {
+            ast::Expr::Attr {
+                instance,
+                attr,
+                span,
+            } => self.attr_ref(instance.as_ref(), attr, *span, expected),
+            ast::Expr::Column {
+                instance,
+                name,
+                span,
+            } => {
                 let id = match instance {
                     Some(i) => self.lookup_instance(i)?,
-                    None => match self.self_inst {
-                        Some(i) => i,
-                        None => {
-                            self.error(ResolveError::Invalid { message: "`column(…)` outside an instance's `where` needs its instance".into(), help: format!("write `conn.column({name:?})`"), span: *span });
-                            return None;
+                    None => {
+                        match self.self_inst {
+                            Some(i) => i,
+                            None => {
+                                self.error(ResolveError::Invalid { message: "`column(…)` outside an instance's `where` needs its instance".into(), help: format!("write `conn.column({name:?})`"), span: *span });
+                                return None;
+                            }
                         }
-                    },
+                    }
                 };
                 if !self.instances[id.index()].entity.is_record() {
-                    self.error(ResolveError::Invalid { message: "extra columns belong to connections and events".into(), help: "name a connection or event instance".into(), span: *span });
+                    self.error(ResolveError::Invalid {
+                        message: "extra columns belong to connections and events".into(),
+                        help: "name a connection or event instance".into(),
+                        span: *span,
+                    });
                     return None;
                 }
                 Some((Expr::Column(id, name.clone()), Type::Str))
@@ -600,7 +848,13 @@ impl Resolver<'_, '_> {
             ast::Expr::Not(x, span) => {
                 let (x, t) = self.expr(x, Some(Type::Bool))?;
                 if t != Type::Bool {
-                    self.error(ResolveError::TypeMismatch { message: "`not` applies to conditions".into(), help: "write `not (a = b)`".into(), span: *span, left: "not".into(), right: t.name().into() });
+                    self.error(ResolveError::TypeMismatch {
+                        message: "`not` applies to conditions".into(),
+                        help: "write `not (a = b)`".into(),
+                        span: *span,
+                        left: "not".into(),
+                        right: t.name().into(),
+                    });
                     return None;
                 }
                 Some((Expr::Not(Box::new(x)), Type::Bool))
@@ -608,7 +862,13 @@ impl Resolver<'_, '_> {
             ast::Expr::Neg(x, span) => {
                 let (x, t) = self.expr(x, expected)?;
                 if !(t.is_numeric() || t == Type::Duration) {
-                    self.error(ResolveError::TypeMismatch { message: "`-` applies to numbers and durations".into(), help: String::new(), span: *span, left: "-".into(), right: t.name().into() });
+                    self.error(ResolveError::TypeMismatch {
+                        message: "`-` applies to numbers and durations".into(),
+                        help: String::new(),
+                        span: *span,
+                        left: "-".into(),
+                        right: t.name().into(),
+                    });
                     return None;
                 }
                 // Fold negative literals so `x > -5` stays a literal comparison.
@@ -618,18 +878,40 @@ impl Resolver<'_, '_> {
                     x => Some((Expr::Neg(Box::new(x)), t)),
                 }
             }
-            ast::Expr::Binary { op, left, right, span } => self.binary(*op, left, right, *span),
-            ast::Expr::In { expr, list, negated, span } => {
+            ast::Expr::Binary {
+                op,
+                left,
+                right,
+                span,
+            } => self.binary(*op, left, right, *span),
+            ast::Expr::In {
+                expr,
+                list,
+                negated,
+                span,
+            } => {
                 let (x, t) = self.expr(expr, None)?;
                 if t == Type::Addr {
                     let mut prefixes = Vec::new();
                     for lit in list {
                         match lit.kind {
-                            LiteralKind::Cidr | LiteralKind::Address | LiteralKind::String => match Prefix::parse(&lit.text) {
-                                Some(p) => prefixes.push(p),
-                                None => self.error(ResolveError::BadLiteral { text: lit.text.clone(), expected: "network (CIDR)".into(), help: "write `10.0.0.0/8` or `2001:db8::/32`".into(), span: lit.span }),
-                            },
-                            _ => self.error(ResolveError::BadLiteral { text: lit.text.clone(), expected: "network (CIDR)".into(), help: "write `10.0.0.0/8` or `2001:db8::/32`".into(), span: lit.span }),
+                            LiteralKind::Cidr | LiteralKind::Address | LiteralKind::String => {
+                                match Prefix::parse(&lit.text) {
+                                    Some(p) => prefixes.push(p),
+                                    None => self.error(ResolveError::BadLiteral {
+                                        text: lit.text.clone(),
+                                        expected: "network (CIDR)".into(),
+                                        help: "write `10.0.0.0/8` or `2001:db8::/32`".into(),
+                                        span: lit.span,
+                                    }),
+                                }
+                            }
+                            _ => self.error(ResolveError::BadLiteral {
+                                text: lit.text.clone(),
+                                expected: "network (CIDR)".into(),
+                                help: "write `10.0.0.0/8` or `2001:db8::/32`".into(),
+                                span: lit.span,
+                            }),
                         }
                     }
                     return Some((Expr::InCidr(Box::new(x), prefixes, *negated), Type::Bool));
@@ -646,7 +928,13 @@ impl Resolver<'_, '_> {
         }
     }
 
-    fn attr_ref(&mut self, instance: Option<&ast::Ident>, attr: &ast::Ident, span: Span, expected: Option<Type>) -> Option<(Expr, Type)> {
+    fn attr_ref(
+        &mut self,
+        instance: Option<&ast::Ident>,
+        attr: &ast::Ident,
+        span: Span,
+        expected: Option<Type>,
+    ) -> Option<(Expr, Type)> {
         let id = match instance {
             Some(i) => self.lookup_instance(i)?,
             None => {
@@ -664,22 +952,41 @@ impl Resolver<'_, '_> {
                     let entity = self.instances[i.index()].entity;
                     let names: Vec<&str> = entity.attributes().iter().map(|a| a.name()).collect();
                     let help = did_you_mean(&attr.name, &names);
-                    self.error(ResolveError::UnknownAttribute { name: attr.name.clone(), entity: entity.name(), help, span: attr.span });
+                    self.error(ResolveError::UnknownAttribute {
+                        name: attr.name.clone(),
+                        entity: entity.name(),
+                        help,
+                        span: attr.span,
+                    });
                     return None;
                 } else {
                     let mut names: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
                     names.extend(self.aggs.iter().map(|a| a.name.as_str()));
                     names.extend(self.params.keys().map(String::as_str));
-                    let help = format!("{} (outside an instance's `where`, write `instance.attribute`)", did_you_mean(&attr.name, &names));
-                    self.error(ResolveError::UnknownInstance { name: attr.name.clone(), help, span: attr.span });
+                    let help = format!(
+                        "{} (outside an instance's `where`, write `instance.attribute`)",
+                        did_you_mean(&attr.name, &names)
+                    );
+                    self.error(ResolveError::UnknownInstance {
+                        name: attr.name.clone(),
+                        help,
+                        span: attr.span,
+                    });
                     return None;
                 }
             }
         };
         if let Some(own) = self.self_inst {
             if own != id && instance.is_some() {
-                let msg = format!("an instance's `where` reads only that instance; `{}` is another", self.instances[id.index()].name);
-                self.error(ResolveError::Invalid { message: msg, help: "move the condition into `require …;` or an `order` block".into(), span });
+                let msg = format!(
+                    "an instance's `where` reads only that instance; `{}` is another",
+                    self.instances[id.index()].name
+                );
+                self.error(ResolveError::Invalid {
+                    message: msg,
+                    help: "move the condition into `require …;` or an `order` block".into(),
+                    span,
+                });
                 return None;
             }
         }
@@ -690,15 +997,29 @@ impl Resolver<'_, '_> {
                 let names: Vec<&str> = entity.attributes().iter().map(|a| a.name()).collect();
                 let mut help = did_you_mean(&attr.name, &names);
                 if entity.is_record() {
-                    help.push_str(&format!("; an extra archive column is read with `column(\"{}\")`", attr.name));
+                    help.push_str(&format!(
+                        "; an extra archive column is read with `column(\"{}\")`",
+                        attr.name
+                    ));
                 }
-                self.error(ResolveError::UnknownAttribute { name: attr.name.clone(), entity: entity.name(), help, span: attr.span });
+                self.error(ResolveError::UnknownAttribute {
+                    name: attr.name.clone(),
+                    entity: entity.name(),
+                    help,
+                    span: attr.span,
+                });
                 None
             }
         }
     }
 
-    fn binary(&mut self, op: BinOp, left: &ast::Expr, right: &ast::Expr, span: Span) -> Option<(Expr, Type)> {
+    fn binary(
+        &mut self,
+        op: BinOp,
+        left: &ast::Expr,
+        right: &ast::Expr,
+        span: Span,
+    ) -> Option<(Expr, Type)> {
         if matches!(op, BinOp::And | BinOp::Or) {
             let l = self.bool_expr(left);
             let r = self.bool_expr(right);
@@ -732,7 +1053,9 @@ impl Resolver<'_, '_> {
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let ok = (num(lt) && num(rt))
                     || (lt == rt && lt != Type::Bool)
-                    || (lt == Type::Bool && rt == Type::Bool && matches!(op, BinOp::Eq | BinOp::Ne))
+                    || (lt == Type::Bool
+                        && rt == Type::Bool
+                        && matches!(op, BinOp::Eq | BinOp::Ne))
                     || (lt == Type::Duration && num(rt))
                     || (num(lt) && rt == Type::Duration);
                 if !ok {
@@ -749,12 +1072,17 @@ impl Resolver<'_, '_> {
                     }
                 }
                 (BinOp::Sub, Type::Time, Type::Time) => Type::Duration,
-                (BinOp::Add, Type::Time, Type::Duration) | (BinOp::Add, Type::Duration, Type::Time) | (BinOp::Sub, Type::Time, Type::Duration) => Type::Time,
+                (BinOp::Add, Type::Time, Type::Duration)
+                | (BinOp::Add, Type::Duration, Type::Time)
+                | (BinOp::Sub, Type::Time, Type::Duration) => Type::Time,
                 (BinOp::Add | BinOp::Sub, Type::Duration, Type::Duration) => Type::Duration,
                 (BinOp::Div, Type::Duration, Type::Duration) => Type::Decimal,
                 (_, Type::Duration, b) if num(b) => Type::Decimal,
                 (_, a, Type::Duration) if num(a) => Type::Decimal,
-                _ => return mismatch(self, "arithmetic works on numbers, durations and times (time - time is a duration)"),
+                _ => return mismatch(
+                    self,
+                    "arithmetic works on numbers, durations and times (time - time is a duration)",
+                ),
             },
             BinOp::And | BinOp::Or => unreachable!("handled above"),
         };
@@ -764,7 +1092,12 @@ impl Resolver<'_, '_> {
     /// A literal read as `expected` (by meaning), or by its own kind when nothing is expected.
     fn literal(&mut self, lit: &ast::Literal, expected: Option<Type>) -> Option<(Value, Type)> {
         let bad = |s: &mut Self, expected: &str, help: &str| {
-            s.error(ResolveError::BadLiteral { text: lit.text.clone(), expected: expected.to_string(), help: help.to_string(), span: lit.span });
+            s.error(ResolveError::BadLiteral {
+                text: lit.text.clone(),
+                expected: expected.to_string(),
+                help: help.to_string(),
+                span: lit.span,
+            });
             None
         };
         let Some(expected) = expected else {
@@ -781,7 +1114,11 @@ impl Resolver<'_, '_> {
                     };
                     Some((v, t))
                 }
-                None => bad(self, literal_kind_name(lit.kind), "check the literal's form"),
+                None => bad(
+                    self,
+                    literal_kind_name(lit.kind),
+                    "check the literal's form",
+                ),
             };
         };
         let text = lit.text.as_str();
@@ -841,8 +1178,19 @@ impl Resolver<'_, '_> {
         }
     }
 
-    fn check_connected(&mut self, edges: &[hir::Edge], chains: &[hir::Chain], absent: &[hir::Absent], allow_cross: bool) {
-        let outer: Vec<InstanceId> = self.instances.iter().filter(|i| i.absent_group.is_none() && !chains.iter().any(|c| c.step == i.id)).map(|i| i.id).collect();
+    fn check_connected(
+        &mut self,
+        edges: &[hir::Edge],
+        chains: &[hir::Chain],
+        absent: &[hir::Absent],
+        allow_cross: bool,
+    ) {
+        let outer: Vec<InstanceId> = self
+            .instances
+            .iter()
+            .filter(|i| i.absent_group.is_none() && !chains.iter().any(|c| c.step == i.id))
+            .map(|i| i.id)
+            .collect();
         if outer.is_empty() {
             return;
         }
@@ -868,19 +1216,38 @@ impl Resolver<'_, '_> {
         }
         let _ = absent;
         let root = find(&mut parent, outer[0].index());
-        let addresses_alone: Vec<InstanceId> = outer.iter().copied().filter(|i| self.instances[i.index()].entity == Entity::Address && !edges.iter().any(|e| e.address == *i) && !chains.iter().any(|c| c.from == *i || c.to == *i)).collect();
+        let addresses_alone: Vec<InstanceId> = outer
+            .iter()
+            .copied()
+            .filter(|i| {
+                self.instances[i.index()].entity == Entity::Address
+                    && !edges.iter().any(|e| e.address == *i)
+                    && !chains.iter().any(|c| c.from == *i || c.to == *i)
+            })
+            .collect();
         for id in addresses_alone {
             let inst = &self.instances[id.index()];
             let (name, span) = (inst.name.clone(), inst.span);
-            self.error(ResolveError::Invalid { message: format!("address `{name}` is connected to no connection or event"), help: format!("add `conn.source connects {name};` (or `.destination`) in `connections`"), span });
+            self.error(ResolveError::Invalid {
+                message: format!("address `{name}` is connected to no connection or event"),
+                help: format!(
+                    "add `conn.source connects {name};` (or `.destination`) in `connections`"
+                ),
+                span,
+            });
         }
         if allow_cross {
             return;
         }
         for id in &outer {
-            if find(&mut parent, id.index()) != root && self.instances[id.index()].entity.is_record() {
+            if find(&mut parent, id.index()) != root
+                && self.instances[id.index()].entity.is_record()
+            {
                 let inst = &self.instances[id.index()];
-                self.error(ResolveError::CrossProduct { name: inst.name.clone(), span: inst.span });
+                self.error(ResolveError::CrossProduct {
+                    name: inst.name.clone(),
+                    span: inst.span,
+                });
             }
         }
     }
@@ -938,13 +1305,22 @@ impl Resolver<'_, '_> {
                 if let (Some((lo, ls)), Some((hi, hs))) = (lo, hi) {
                     let ord = lo.cmp_exact(hi);
                     if ord.is_gt() || (ord.is_eq() && (*ls || *hs)) {
-                        warnings.push((format!("`{}.{attr}` cannot be above {lo} and below {hi} at once", inst.name), inst.span));
+                        warnings.push((
+                            format!(
+                                "`{}.{attr}` cannot be above {lo} and below {hi} at once",
+                                inst.name
+                            ),
+                            inst.span,
+                        ));
                     }
                 }
             }
             for (attr, vals) in &eqs {
                 if vals.windows(2).any(|w| w[0] != w[1]) && !bounds.contains_key(attr) {
-                    warnings.push((format!("`{}.{attr}` cannot equal two different values", inst.name), inst.span));
+                    warnings.push((
+                        format!("`{}.{attr}` cannot equal two different values", inst.name),
+                        inst.span,
+                    ));
                 }
             }
         }
@@ -953,7 +1329,13 @@ impl Resolver<'_, '_> {
         }
     }
 
-    fn extra_columns(&self, requires: &[Expr], group: &Option<hir::Group>, absent: &[hir::Absent], chains: &[hir::Chain]) -> Vec<(Entity, String)> {
+    fn extra_columns(
+        &self,
+        requires: &[Expr],
+        group: &Option<hir::Group>,
+        absent: &[hir::Absent],
+        chains: &[hir::Chain],
+    ) -> Vec<(Entity, String)> {
         let mut out = Vec::new();
         let mut visit = |e: &Expr| {
             e.visit(&mut |x| {

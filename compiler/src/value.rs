@@ -10,7 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// An IP address by its identity: IPv4 is stored in its IPv4-mapped IPv6 form
 /// (`::ffff:a.b.c.d`), so the mapped spelling and the dotted spelling are one address, as the
 /// flow model requires. Ordering is by that 128-bit value.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct Addr(pub u128);
 
 impl Addr {
@@ -35,7 +37,9 @@ impl Addr {
     /// From 4 (IPv4) or 16 (IPv6) network-order bytes.
     pub fn from_bytes(bytes: &[u8]) -> Option<Addr> {
         match bytes.len() {
-            4 => Some(Addr::v4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))),
+            4 => Some(Addr::v4(Ipv4Addr::new(
+                bytes[0], bytes[1], bytes[2], bytes[3],
+            ))),
             16 => {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(bytes);
@@ -73,7 +77,9 @@ impl fmt::Display for Addr {
 /// A network prefix over [`Addr`] values: an IPv4 prefix `a.b.c.d/n` covers only IPv4 hosts,
 /// an IPv6 prefix only IPv6 hosts (so `::/0` never matches an IPv4 host and `0.0.0.0/0` never an
 /// IPv6 one).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct Prefix {
     /// The network address, host bits cleared, in [`Addr`] form.
     pub network: Addr,
@@ -104,7 +110,10 @@ impl Prefix {
     /// A prefix from an address and a length in the 128-bit space.
     pub fn new(addr: Addr, len128: u8) -> Prefix {
         let mask = Self::mask(len128);
-        Prefix { network: Addr(addr.0 & mask), len128 }
+        Prefix {
+            network: Addr(addr.0 & mask),
+            len128,
+        }
     }
 
     fn mask(len128: u8) -> u128 {

@@ -7,26 +7,46 @@ use std::path::Path;
 use compiler::source::SourceMap;
 use compiler::CompileOptions;
 
-fn compile(path: &Path) -> (SourceMap, Vec<compiler::Compiled>, Vec<compiler::diagnostic::Diagnostic>) {
+fn compile(
+    path: &Path,
+) -> (
+    SourceMap,
+    Vec<compiler::Compiled>,
+    Vec<compiler::diagnostic::Diagnostic>,
+) {
     let mut sources = SourceMap::new();
     let text = std::fs::read_to_string(path).expect("test file readable");
-    let name = path.file_name().expect("file name").to_string_lossy().to_string();
+    let name = path
+        .file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .to_string();
     let dir = path.parent().expect("parent").to_path_buf();
     let id = sources.add(name, text);
-    let mut read_use = |p: &str, _from: &str| std::fs::read_to_string(dir.join(p)).map(|t| (p.to_string(), t)).map_err(|e| e.to_string());
-    let (compiled, diags) = compiler::compile(&mut sources, id, &CompileOptions::default(), &mut read_use);
+    let mut read_use = |p: &str, _from: &str| {
+        std::fs::read_to_string(dir.join(p))
+            .map(|t| (p.to_string(), t))
+            .map_err(|e| e.to_string())
+    };
+    let (compiled, diags) =
+        compiler::compile(&mut sources, id, &CompileOptions::default(), &mut read_use);
     (sources, compiled, diags)
 }
 
 fn render(sources: &SourceMap, diags: &[compiler::diagnostic::Diagnostic]) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100);
     let mut out = String::new();
     for d in diags {
         out.push_str(&d.one_line(sources));
         out.push('\n');
         let src = sources.get(d.span().source);
-        let report = miette::Report::new(d.clone()).with_source_code(miette::NamedSource::new(src.name.clone(), src.text.clone()));
-        handler.render_report(&mut out, report.as_ref()).expect("render");
+        let report = miette::Report::new(d.clone())
+            .with_source_code(miette::NamedSource::new(src.name.clone(), src.text.clone()));
+        handler
+            .render_report(&mut out, report.as_ref())
+            .expect("render");
         out.push('\n');
     }
     out
@@ -54,7 +74,11 @@ fn seed_explain() {
 fn diagnostics() {
     insta::glob!("data/fail", "*.pattern", |path| {
         let (sources, _compiled, diags) = compile(path);
-        assert!(!diags.is_empty(), "expected a diagnostic for {}", path.display());
+        assert!(
+            !diags.is_empty(),
+            "expected a diagnostic for {}",
+            path.display()
+        );
         insta::assert_snapshot!(render(&sources, &diags));
     });
 }
@@ -92,7 +116,11 @@ fn shape(file: &compiler::ast::File) -> String {
 }
 
 fn parse(name: &str, text: &str) -> (compiler::source::Source, compiler::ast::File) {
-    let source = compiler::source::Source { id: compiler::source::SourceId(0), name: name.into(), text: text.into() };
+    let source = compiler::source::Source {
+        id: compiler::source::SourceId(0),
+        name: name.into(),
+        text: text.into(),
+    };
     let (file, errors) = compiler::syntax::parse(&source);
     assert!(errors.is_empty(), "{name}: {errors:?}");
     (source.clone(), file.expect("parsed"))
@@ -100,7 +128,10 @@ fn parse(name: &str, text: &str) -> (compiler::source::Source, compiler::ast::Fi
 
 #[test]
 fn format_round_trips_and_is_idempotent() {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("../patterns").expect("patterns dir").map(|e| e.expect("entry").path()).collect();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir("../patterns")
+        .expect("patterns dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     files.push("tests/data/seed.pattern".into());
     files.sort();
     for path in files {
@@ -109,10 +140,22 @@ fn format_round_trips_and_is_idempotent() {
         let (source, ast) = parse(&name, &text);
         let formatted = compiler::fmt::format(&source, &ast);
         let (source2, ast2) = parse(&name, &formatted);
-        assert_eq!(shape(&ast), shape(&ast2), "{name}: formatting changed the tree:\n{formatted}");
-        assert_eq!(compiler::fmt::format(&source2, &ast2), formatted, "{name}: formatting is not idempotent");
+        assert_eq!(
+            shape(&ast),
+            shape(&ast2),
+            "{name}: formatting changed the tree:\n{formatted}"
+        );
+        assert_eq!(
+            compiler::fmt::format(&source2, &ast2),
+            formatted,
+            "{name}: formatting is not idempotent"
+        );
         // Every comment survives.
-        let count = |t: &str| t.lines().filter(|l| l.trim_start().starts_with("//")).count();
+        let count = |t: &str| {
+            t.lines()
+                .filter(|l| l.trim_start().starts_with("//"))
+                .count()
+        };
         assert_eq!(count(&text), count(&formatted), "{name}: comments lost");
     }
 }

@@ -10,7 +10,9 @@ use compiler::num::Num;
 use crate::model::{Addr, Conn, Event};
 
 /// One value in a dataflow row. Ordering is structural (used for determinism, not meaning).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Datum {
     /// A bound connection.
     Conn(Box<Conn>),

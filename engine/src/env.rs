@@ -21,7 +21,11 @@ fn conn_attr(c: &Conn, attr: Attr) -> Val<'_> {
         Attr::DestPort => Val::int(c.dst_port),
         Attr::StartTime => Val::Time(c.start),
         Attr::EndTime => Val::Time(c.end),
-        Attr::DurationSeconds => c.end.checked_sub(c.start).map(Val::Dur).unwrap_or(Val::Null),
+        Attr::DurationSeconds => c
+            .end
+            .checked_sub(c.start)
+            .map(Val::Dur)
+            .unwrap_or(Val::Null),
         Attr::BytesSent => Val::int(c.bytes_sent),
         Attr::BytesReceived => Val::int(c.bytes_received),
         Attr::PacketsSent => Val::int(c.packets_sent),
@@ -75,16 +79,26 @@ impl<'a> Env<'a> for FlowRowEnv<'a> {
                 Attr::DestPort => Val::int(b.dst_port[i]),
                 Attr::StartTime => Val::Time(b.start[i]),
                 Attr::EndTime => Val::Time(b.end[i]),
-                Attr::DurationSeconds => b.end[i].checked_sub(b.start[i]).map(Val::Dur).unwrap_or(Val::Null),
+                Attr::DurationSeconds => b.end[i]
+                    .checked_sub(b.start[i])
+                    .map(Val::Dur)
+                    .unwrap_or(Val::Null),
                 Attr::BytesSent => Val::int(b.bytes_sent[i]),
                 Attr::BytesReceived => Val::int(b.bytes_received[i]),
                 Attr::PacketsSent => Val::int(b.packets_sent[i]),
                 Attr::PacketsReceived => Val::int(b.packets_received[i]),
-                Attr::Service => b.service.get(i).and_then(|s| s.as_deref()).map(Val::Str).unwrap_or(Val::Null),
+                Attr::Service => b
+                    .service
+                    .get(i)
+                    .and_then(|s| s.as_deref())
+                    .map(Val::Str)
+                    .unwrap_or(Val::Null),
                 _ => Val::Null,
             };
         }
-        let Some(binding) = self.addresses.iter().find(|a| a.address == inst) else { return Val::Null };
+        let Some(binding) = self.addresses.iter().find(|a| a.address == inst) else {
+            return Val::Null;
+        };
         let (addr, label) = match binding.role {
             Role::Source => (b.src[i], b.src_label[i]),
             Role::Destination => (b.dst[i], b.dst_label[i]),
@@ -100,8 +114,16 @@ impl<'a> Env<'a> for FlowRowEnv<'a> {
         if inst != self.instance {
             return Val::Null;
         }
-        let Some(k) = self.extra.iter().position(|c| c == name) else { return Val::Null };
-        self.batch.extra.get(k).and_then(|col| col.get(self.row)).and_then(|v| v.as_deref()).map(Val::Str).unwrap_or(Val::Null)
+        let Some(k) = self.extra.iter().position(|c| c == name) else {
+            return Val::Null;
+        };
+        self.batch
+            .extra
+            .get(k)
+            .and_then(|col| col.get(self.row))
+            .and_then(|v| v.as_deref())
+            .map(Val::Str)
+            .unwrap_or(Val::Null)
     }
 }
 
@@ -133,7 +155,9 @@ impl<'a> Env<'a> for EventRowEnv<'a> {
                 _ => Val::Null,
             };
         }
-        let Some(binding) = self.addresses.iter().find(|a| a.address == inst) else { return Val::Null };
+        let Some(binding) = self.addresses.iter().find(|a| a.address == inst) else {
+            return Val::Null;
+        };
         let (addr, label) = match binding.role {
             Role::Source => (b.src[i], b.src_label[i]),
             Role::Destination => (b.dst[i], b.dst_label[i]),
@@ -149,8 +173,16 @@ impl<'a> Env<'a> for EventRowEnv<'a> {
         if inst != self.instance {
             return Val::Null;
         }
-        let Some(k) = self.extra.iter().position(|c| c == name) else { return Val::Null };
-        self.batch.extra.get(k).and_then(|col| col.get(self.row)).and_then(|v| v.as_deref()).map(Val::Str).unwrap_or(Val::Null)
+        let Some(k) = self.extra.iter().position(|c| c == name) else {
+            return Val::Null;
+        };
+        self.batch
+            .extra
+            .get(k)
+            .and_then(|col| col.get(self.row))
+            .and_then(|v| v.as_deref())
+            .map(Val::Str)
+            .unwrap_or(Val::Null)
     }
 }
 
@@ -172,7 +204,10 @@ pub struct RowLayout {
 impl RowLayout {
     /// The record bound to `inst` in `row`.
     pub fn record<'r>(&self, row: &'r [Datum], inst: InstanceId) -> Option<&'r Datum> {
-        self.records.iter().find(|(i, _)| *i == inst).and_then(|(_, pos)| row.get(*pos))
+        self.records
+            .iter()
+            .find(|(i, _)| *i == inst)
+            .and_then(|(_, pos)| row.get(*pos))
     }
 
     /// The address `inst` in `row`.
@@ -220,8 +255,24 @@ impl<'a> Env<'a> for RowEnv<'a> {
 
     fn column(&self, inst: InstanceId, name: &str) -> Val<'a> {
         match self.layout.record(self.row, inst) {
-            Some(Datum::Conn(c)) => self.layout.flow_extra.iter().position(|n| n == name).and_then(|k| c.extra.get(k)).and_then(|v| v.as_deref()).map(Val::Str).unwrap_or(Val::Null),
-            Some(Datum::Event(e)) => self.layout.event_extra.iter().position(|n| n == name).and_then(|k| e.extra.get(k)).and_then(|v| v.as_deref()).map(Val::Str).unwrap_or(Val::Null),
+            Some(Datum::Conn(c)) => self
+                .layout
+                .flow_extra
+                .iter()
+                .position(|n| n == name)
+                .and_then(|k| c.extra.get(k))
+                .and_then(|v| v.as_deref())
+                .map(Val::Str)
+                .unwrap_or(Val::Null),
+            Some(Datum::Event(e)) => self
+                .layout
+                .event_extra
+                .iter()
+                .position(|n| n == name)
+                .and_then(|k| e.extra.get(k))
+                .and_then(|v| v.as_deref())
+                .map(Val::Str)
+                .unwrap_or(Val::Null),
             _ => Val::Null,
         }
     }

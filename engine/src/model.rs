@@ -8,11 +8,15 @@
 pub use compiler::value::{Addr, Prefix};
 
 /// Index of a file in a run's input list ([`crate::load::FileTable`]).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct FileId(pub u32);
 
 /// A flow or event record's identity: same file and same row ⇒ same id, across runs.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct RecordId {
     /// The file the record was read from.
     pub file: FileId,
@@ -24,7 +28,9 @@ pub struct RecordId {
 pub type Micros = i64;
 
 /// One flow record in canonical form (`flow-model.md`, "Flow archive columns").
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct Conn {
     /// Stable identity.
     pub id: RecordId,
@@ -58,7 +64,9 @@ pub struct Conn {
 }
 
 /// One security event / IDS alert record.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct Event {
     /// Stable identity.
     pub id: RecordId,

@@ -59,7 +59,14 @@ pub fn consolidate(updates: impl IntoIterator<Item = (Row, i64)>) -> Vec<ResultR
 impl ResultSet {
     /// A result set of `plan` with these rows.
     pub fn new(plan: &JoinPlan, rows: Vec<ResultRow>) -> ResultSet {
-        ResultSet { pattern: plan.pattern.clone(), items: plan.output.clone(), names: plan.names.clone(), entities: plan.entities.clone(), agg_names: plan.agg_names.clone(), rows }
+        ResultSet {
+            pattern: plan.pattern.clone(),
+            items: plan.output.clone(),
+            names: plan.names.clone(),
+            entities: plan.entities.clone(),
+            agg_names: plan.agg_names.clone(),
+            rows,
+        }
     }
 
     fn name(&self, i: InstanceId) -> &str {
@@ -109,7 +116,10 @@ impl ResultSet {
 }
 
 fn file_name(table: &FileTable, id: crate::model::FileId) -> String {
-    table.get(id).map(|f| f.display.clone()).unwrap_or_else(|| format!("#{}", id.0))
+    table
+        .get(id)
+        .map(|f| f.display.clone())
+        .unwrap_or_else(|| format!("#{}", id.0))
 }
 
 fn conn_cells(c: &Conn, flows: &FileTable, out: &mut Vec<String>) {
@@ -139,7 +149,9 @@ fn event_cells(e: &Event, events: &FileTable, out: &mut Vec<String>) {
 
 /// Exact decimal seconds of a microsecond span (`3`, `0.0005`, `-1.5`).
 pub fn seconds_text(micros: i128) -> String {
-    Num::ratio(micros, 1_000_000).map(|n| n.to_string()).unwrap_or_default()
+    Num::ratio(micros, 1_000_000)
+        .map(|n| n.to_string())
+        .unwrap_or_default()
 }
 
 /// Printed form of a non-record value.
@@ -149,7 +161,9 @@ pub fn datum_text(d: &Datum) -> String {
         Datum::Null => String::new(),
         Datum::Bool(b) => b.to_string(),
         Datum::Int(n) => n.to_string(),
-        Datum::Ratio(n, dd) => Num::ratio(*n, *dd).map(|x| x.to_string()).unwrap_or_default(),
+        Datum::Ratio(n, dd) => Num::ratio(*n, *dd)
+            .map(|x| x.to_string())
+            .unwrap_or_default(),
         Datum::Time(t) => format_time(*t),
         Datum::Dur(us) => seconds_text(i128::from(*us)),
         Datum::Str(s) => s.clone(),

@@ -51,7 +51,12 @@ pub struct Rendered {
 }
 
 fn read_addr(row: &[Datum], layout: &RowLayout, b: &AddrBinding) -> Addr {
-    let pos = layout.records.iter().find(|(i, _)| *i == b.record).map(|(_, p)| *p).expect("plan: binding reads a bound record");
+    let pos = layout
+        .records
+        .iter()
+        .find(|(i, _)| *i == b.record)
+        .map(|(_, p)| *p)
+        .expect("plan: binding reads a bound record");
     rec_addr(&row[pos], b.role)
 }
 
@@ -67,7 +72,14 @@ fn rec_addr(d: &Datum, role: Role) -> Addr {
 
 /// Builds the dataflow for `plans` in `worker` and returns its inputs and probe; output updates
 /// are appended to `sink`.
-pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networks>, flow_extra: Arc<Vec<String>>, event_extra: Arc<Vec<String>>, sink: Arc<Mutex<Vec<Update>>>) -> Rendered {
+pub fn render(
+    worker: &mut Worker,
+    plans: &[Arc<JoinPlan>],
+    networks: Arc<Networks>,
+    flow_extra: Arc<Vec<String>>,
+    event_extra: Arc<Vec<String>>,
+    sink: Arc<Mutex<Vec<Update>>>,
+) -> Rendered {
     worker.dataflow::<Epoch, _, _>(|scope| {
         let probe = ProbeHandle::new();
         let mut inputs = Vec::new();
@@ -81,16 +93,34 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 sessions.push(input);
                 colls.push(Some(coll));
             }
-            let mut layout = RowLayout { records: vec![], addresses: vec![], addr_slots: vec![], flow_extra: (*flow_extra).clone(), event_extra: (*event_extra).clone() };
+            let mut layout = RowLayout {
+                records: vec![],
+                addresses: vec![],
+                addr_slots: vec![],
+                flow_extra: (*flow_extra).clone(),
+                event_extra: (*event_extra).clone(),
+            };
             let first = plan.first.0 as usize;
             let mut rows: Option<VecCollection<'_, Epoch, Row, isize>> = None;
             if plan.has_records() {
                 layout.records.push((plan.scans[first].instance, 0));
                 // Addresses become readable as soon as a record binding them is in the row, so
                 // join conditions may read them (`require a.disposition = b.disposition`).
-                layout.addresses.extend(plan.scans[first].addresses.iter().copied());
-                let scanned = colls[first].take().expect("plan: first scan used once").map(|d| vec![d]);
-                rows = Some(counted(scanned, format!("scan `{}` (after push-down)", plan.names[plan.scans[first].instance.index()]), &mut counts));
+                layout
+                    .addresses
+                    .extend(plan.scans[first].addresses.iter().copied());
+                let scanned = colls[first]
+                    .take()
+                    .expect("plan: first scan used once")
+                    .map(|d| vec![d]);
+                rows = Some(counted(
+                    scanned,
+                    format!(
+                        "scan `{}` (after push-down)",
+                        plan.names[plan.scans[first].instance.index()]
+                    ),
+                    &mut counts,
+                ));
             }
 
             for step in &plan.joins {
@@ -98,30 +128,80 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 let scan_coll = colls[idx].take().expect("plan: each scan joined once");
                 let left_layout = layout.clone();
                 let left_key = step.left_key.clone();
-                let keyed_left = rows.take().expect("plan: joins follow the first record").map(move |row| (left_key.iter().map(|b| read_addr(&row, &left_layout, b)).collect::<Vec<Addr>>(), row));
+                let keyed_left = rows
+                    .take()
+                    .expect("plan: joins follow the first record")
+                    .map(move |row| {
+                        (
+                            left_key
+                                .iter()
+                                .map(|b| read_addr(&row, &left_layout, b))
+                                .collect::<Vec<Addr>>(),
+                            row,
+                        )
+                    });
                 let right_key = step.right_key.clone();
-                let scan_coll = counted(scan_coll, format!("scan `{}` (after push-down)", plan.names[plan.scans[idx].instance.index()]), &mut counts);
-                let keyed_right = scan_coll.map(move |d| (right_key.iter().map(|b| rec_addr(&d, b.role)).collect::<Vec<Addr>>(), d)).arrange_by_key();
-                layout.records.push((plan.scans[idx].instance, layout.records.len()));
-                layout.addresses.extend(plan.scans[idx].addresses.iter().copied());
+                let scan_coll = counted(
+                    scan_coll,
+                    format!(
+                        "scan `{}` (after push-down)",
+                        plan.names[plan.scans[idx].instance.index()]
+                    ),
+                    &mut counts,
+                );
+                let keyed_right = scan_coll
+                    .map(move |d| {
+                        (
+                            right_key
+                                .iter()
+                                .map(|b| rec_addr(&d, b.role))
+                                .collect::<Vec<Addr>>(),
+                            d,
+                        )
+                    })
+                    .arrange_by_key();
+                layout
+                    .records
+                    .push((plan.scans[idx].instance, layout.records.len()));
+                layout
+                    .addresses
+                    .extend(plan.scans[idx].addresses.iter().copied());
                 let residual = step.residual.clone();
                 let pair_layout = layout.clone();
                 let nets = networks.clone();
-                let joined = keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
-                    let mut joined = row.clone();
-                    joined.push(rec.clone());
-                    let env = RowEnv { layout: &pair_layout, row: &joined, networks: &nets, aggs: &[] };
-                    let ok = residual.iter().all(|c| eval::test(c, &env));
-                    ok.then_some(joined)
-                });
-                rows = Some(counted(joined, format!("join with `{}` (after conditions)", plan.names[plan.scans[idx].instance.index()]), &mut counts));
+                let joined =
+                    keyed_left.join_core(keyed_right, move |_key, row: &Row, rec: &Datum| {
+                        let mut joined = row.clone();
+                        joined.push(rec.clone());
+                        let env = RowEnv {
+                            layout: &pair_layout,
+                            row: &joined,
+                            networks: &nets,
+                            aggs: &[],
+                        };
+                        let ok = residual.iter().all(|c| eval::test(c, &env));
+                        ok.then_some(joined)
+                    });
+                rows = Some(counted(
+                    joined,
+                    format!(
+                        "join with `{}` (after conditions)",
+                        plan.names[plan.scans[idx].instance.index()]
+                    ),
+                    &mut counts,
+                ));
             }
             layout.addresses = plan.addresses.clone();
 
             for chain in &plan.chains {
-                let steps = colls[chain.scan.0 as usize].take().expect("plan: each scan used once");
+                let steps = colls[chain.scan.0 as usize]
+                    .take()
+                    .expect("plan: each scan used once");
                 let reach = chain_reach(steps, chain.min_hops, chain.max_hops);
-                let bound = |i| layout.addresses.iter().any(|b| b.address == i) || layout.addr_slots.iter().any(|(a, _)| *a == i);
+                let bound = |i| {
+                    layout.addresses.iter().any(|b| b.address == i)
+                        || layout.addr_slots.iter().any(|(a, _)| *a == i)
+                };
                 let (from_bound, to_bound) = (bound(chain.from), bound(chain.to));
                 let width = layout.records.len() + layout.addr_slots.len();
                 let joined = match rows.take() {
@@ -136,10 +216,16 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                         let keyed = current.map(move |row| {
                             let mut key = Vec::new();
                             if from_bound {
-                                key.push(key_layout.address(&row, from).expect("plan: bound chain end"));
+                                key.push(
+                                    key_layout
+                                        .address(&row, from)
+                                        .expect("plan: bound chain end"),
+                                );
                             }
                             if to_bound {
-                                key.push(key_layout.address(&row, to).expect("plan: bound chain end"));
+                                key.push(
+                                    key_layout.address(&row, to).expect("plan: bound chain end"),
+                                );
                             }
                             (key, row)
                         });
@@ -163,23 +249,37 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                         if !to_bound {
                             layout.addr_slots.push((chain.to, slot));
                         }
-                        keyed.join_core(reach_keyed, move |_k, row: &Row, &(a, b): &(Addr, Addr)| {
-                            let mut out = row.clone();
-                            if !from_bound {
-                                out.push(Datum::Addr(a));
-                            }
-                            if !to_bound {
-                                out.push(Datum::Addr(b));
-                            }
-                            Some(out)
-                        })
+                        keyed.join_core(
+                            reach_keyed,
+                            move |_k, row: &Row, &(a, b): &(Addr, Addr)| {
+                                let mut out = row.clone();
+                                if !from_bound {
+                                    out.push(Datum::Addr(a));
+                                }
+                                if !to_bound {
+                                    out.push(Datum::Addr(b));
+                                }
+                                Some(out)
+                            },
+                        )
                     }
                 };
                 rows = Some(match &chain.endpoint_filter {
                     None => joined,
                     Some(f) => {
-                        let (f, filter_layout, nets) = (f.clone(), layout.clone(), networks.clone());
-                        joined.filter(move |row| eval::test(&f, &RowEnv { layout: &filter_layout, row, networks: &nets, aggs: &[] }))
+                        let (f, filter_layout, nets) =
+                            (f.clone(), layout.clone(), networks.clone());
+                        joined.filter(move |row| {
+                            eval::test(
+                                &f,
+                                &RowEnv {
+                                    layout: &filter_layout,
+                                    row,
+                                    networks: &nets,
+                                    aggs: &[],
+                                },
+                            )
+                        })
                     }
                 });
             }
@@ -193,11 +293,31 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                 let inner = colls[idx].take().expect("plan: each scan used once");
                 let outer_layout = layout.clone();
                 let outer_key = anti.outer_key.clone();
-                let keyed_outer = rows.clone().map(move |row| (outer_key.iter().map(|b| read_addr(&row, &outer_layout, b)).collect::<Vec<Addr>>(), row));
+                let keyed_outer = rows.clone().map(move |row| {
+                    (
+                        outer_key
+                            .iter()
+                            .map(|b| read_addr(&row, &outer_layout, b))
+                            .collect::<Vec<Addr>>(),
+                        row,
+                    )
+                });
                 let inner_key = anti.inner_key.clone();
-                let keyed_inner = inner.map(move |d| (inner_key.iter().map(|b| rec_addr(&d, b.role)).collect::<Vec<Addr>>(), d)).arrange_by_key();
+                let keyed_inner = inner
+                    .map(move |d| {
+                        (
+                            inner_key
+                                .iter()
+                                .map(|b| rec_addr(&d, b.role))
+                                .collect::<Vec<Addr>>(),
+                            d,
+                        )
+                    })
+                    .arrange_by_key();
                 let mut pair_layout = layout.clone();
-                pair_layout.records.push((plan.scans[idx].instance, layout.records.len()));
+                pair_layout
+                    .records
+                    .push((plan.scans[idx].instance, layout.records.len()));
                 for b in &anti.inner_key {
                     pair_layout.addresses.push(*b);
                 }
@@ -207,11 +327,23 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                     .join_core(keyed_inner, move |_key, row: &Row, rec: &Datum| {
                         let mut joined = row.clone();
                         joined.push(rec.clone());
-                        let env = RowEnv { layout: &pair_layout, row: &joined, networks: &nets, aggs: &[] };
-                        residual.iter().all(|c| eval::test(c, &env)).then(|| row.clone())
+                        let env = RowEnv {
+                            layout: &pair_layout,
+                            row: &joined,
+                            networks: &nets,
+                            aggs: &[],
+                        };
+                        residual
+                            .iter()
+                            .all(|c| eval::test(c, &env))
+                            .then(|| row.clone())
                     })
                     .distinct();
-                rows = counted(rows.map(|r| (r, ())).antijoin(witnessed).map(|(r, ())| r), "anti-join (rows without a witness)".into(), &mut counts);
+                rows = counted(
+                    rows.map(|r| (r, ())).antijoin(witnessed).map(|(r, ())| r),
+                    "anti-join (rows without a witness)".into(),
+                    &mut counts,
+                );
             }
 
             let output: VecCollection<'_, Epoch, Row, isize> = match &plan.group {
@@ -224,32 +356,65 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
                     let key_layout = layout.clone();
                     let by = group.by.clone();
                     let entities = plan.entities.clone();
-                    let args: Vec<Option<compiler::hir::Expr>> = group.aggregates.iter().map(|a| a.arg.clone()).collect();
+                    let args: Vec<Option<compiler::hir::Expr>> =
+                        group.aggregates.iter().map(|a| a.arg.clone()).collect();
                     let nets = networks.clone();
                     let keyed = rows.map(move |row| {
                         let key: Row = by
                             .iter()
                             .map(|i| match entities[i.index()] {
-                                Entity::Address => Datum::Addr(key_layout.address(&row, *i).expect("plan: grouped address is bound")),
-                                _ => key_layout.record(&row, *i).cloned().expect("plan: grouped record is bound"),
+                                Entity::Address => Datum::Addr(
+                                    key_layout
+                                        .address(&row, *i)
+                                        .expect("plan: grouped address is bound"),
+                                ),
+                                _ => key_layout
+                                    .record(&row, *i)
+                                    .cloned()
+                                    .expect("plan: grouped record is bound"),
                             })
                             .collect();
-                        let env = RowEnv { layout: &key_layout, row: &row, networks: &nets, aggs: &[] };
-                        let vals: Row = args.iter().map(|a| a.as_ref().map(|e| Datum::from_val(&eval::eval(e, &env))).unwrap_or(Datum::Null)).collect();
+                        let env = RowEnv {
+                            layout: &key_layout,
+                            row: &row,
+                            networks: &nets,
+                            aggs: &[],
+                        };
+                        let vals: Row = args
+                            .iter()
+                            .map(|a| {
+                                a.as_ref()
+                                    .map(|e| Datum::from_val(&eval::eval(e, &env)))
+                                    .unwrap_or(Datum::Null)
+                            })
+                            .collect();
                         (key, vals)
                     });
                     let funcs: Vec<AggFunc> = group.aggregates.iter().map(|a| a.func).collect();
                     let having = group.having.clone();
-                    let having_layout = RowLayout { records: vec![], addresses: vec![], addr_slots: vec![], flow_extra: vec![], event_extra: vec![] };
+                    let having_layout = RowLayout {
+                        records: vec![],
+                        addresses: vec![],
+                        addr_slots: vec![],
+                        flow_extra: vec![],
+                        event_extra: vec![],
+                    };
                     let nets = networks.clone();
-                    let reduced = keyed.reduce(move |_key, input: &[(&Row, isize)], out: &mut Vec<((Row, i64), isize)>| {
-                        let aggs = aggregate(&funcs, input);
-                        let matches: i64 = input.iter().map(|(_, d)| *d as i64).sum();
-                        let env = RowEnv { layout: &having_layout, row: &[], networks: &nets, aggs: &aggs };
-                        if matches > 0 && having.as_ref().is_none_or(|h| eval::test(h, &env)) {
-                            out.push(((aggs, matches), 1));
-                        }
-                    });
+                    let reduced = keyed.reduce(
+                        move |_key, input: &[(&Row, isize)], out: &mut Vec<((Row, i64), isize)>| {
+                            let aggs = aggregate(&funcs, input);
+                            let matches: i64 = input.iter().map(|(_, d)| *d as i64).sum();
+                            let env = RowEnv {
+                                layout: &having_layout,
+                                row: &[],
+                                networks: &nets,
+                                aggs: &aggs,
+                            };
+                            if matches > 0 && having.as_ref().is_none_or(|h| eval::test(h, &env)) {
+                                out.push(((aggs, matches), 1));
+                            }
+                        },
+                    );
                     let items = plan.output.clone();
                     let group_by = group.by.clone();
                     reduced.explode(move |(key, (aggs, matches))| {
@@ -263,18 +428,30 @@ pub fn render(worker: &mut Worker, plans: &[Arc<JoinPlan>], networks: Arc<Networ
             output
                 .inspect_batch(move |_time, updates| {
                     let mut s = sink.lock().expect("output sink lock");
-                    s.extend(updates.iter().map(|(row, t, d)| (plan_index, row.clone(), *t, *d)));
+                    s.extend(
+                        updates
+                            .iter()
+                            .map(|(row, t, d)| (plan_index, row.clone(), *t, *d)),
+                    );
                 })
                 .probe_with(&probe);
             inputs.push(PlanInputs { scans: sessions });
             all_counts.push(counts);
         }
-        Rendered { plans: inputs, counts: all_counts, probe }
+        Rendered {
+            plans: inputs,
+            counts: all_counts,
+            probe,
+        }
     })
 }
 
 /// Counts net rows out of an operator (once per batch of updates) for `explain --analyze`.
-fn counted<'s, D: differential_dataflow::Data>(coll: VecCollection<'s, Epoch, D, isize>, label: String, counts: &mut OperatorCounts) -> VecCollection<'s, Epoch, D, isize> {
+fn counted<'s, D: differential_dataflow::Data>(
+    coll: VecCollection<'s, Epoch, D, isize>,
+    label: String,
+    counts: &mut OperatorCounts,
+) -> VecCollection<'s, Epoch, D, isize> {
     let counter = Arc::new(AtomicI64::new(0));
     counts.push((label, counter.clone()));
     coll.inspect_batch(move |_t, updates| {
@@ -285,7 +462,11 @@ fn counted<'s, D: differential_dataflow::Data>(coll: VecCollection<'s, Epoch, D,
 /// All (origin, end) address pairs joined by a chain of `steps` (connections), each step
 /// starting after the previous one, with `min..=max` hops. Iterates to a fixed point; hop counts
 /// above `min` are folded into `min` when unbounded, so the state stays finite.
-fn chain_reach<'s>(steps: VecCollection<'s, Epoch, Datum, isize>, min: u32, max: Option<u32>) -> VecCollection<'s, Epoch, (Addr, Addr), isize> {
+fn chain_reach<'s>(
+    steps: VecCollection<'s, Epoch, Datum, isize>,
+    min: u32,
+    max: Option<u32>,
+) -> VecCollection<'s, Epoch, (Addr, Addr), isize> {
     use differential_dataflow::operators::Iterate;
     let edges = steps.flat_map(|d| match d {
         Datum::Conn(c) => Some((c.src, (c.dst, c.start))),
@@ -301,13 +482,19 @@ fn chain_reach<'s>(steps: VecCollection<'s, Epoch, Datum, isize>, min: u32, max:
         let seed = seed.enter(scope);
         inner
             .map(|(o, e, t, h)| (e, (o, t, h)))
-            .join_core(edges, move |_e, &(o, t, h): &(Addr, i64, u32), &(d, t2): &(Addr, i64)| {
-                (t2 > t && max.is_none_or(|m| h < m)).then(|| (o, d, t2, next(h)))
-            })
+            .join_core(
+                edges,
+                move |_e, &(o, t, h): &(Addr, i64, u32), &(d, t2): &(Addr, i64)| {
+                    (t2 > t && max.is_none_or(|m| h < m)).then(|| (o, d, t2, next(h)))
+                },
+            )
             .concat(seed)
             .distinct()
     });
-    paths.filter(move |(_, _, _, h)| *h >= min && max.is_none_or(|m| *h <= m)).map(|(o, d, _, _)| (o, d)).distinct()
+    paths
+        .filter(move |(_, _, _, h)| *h >= min && max.is_none_or(|m| *h <= m))
+        .map(|(o, d, _, _)| (o, d))
+        .distinct()
 }
 
 /// Output row of an ungrouped plan: addresses as [`Datum::Addr`], records as themselves.
@@ -315,20 +502,35 @@ fn project(items: &[OutputItem], layout: &RowLayout, row: &[Datum], _aggs: Optio
     items
         .iter()
         .map(|item| match item {
-            OutputItem::Address(i) => Datum::Addr(layout.address(row, *i).expect("plan: exported address is bound")),
-            OutputItem::Record(i) => layout.record(row, *i).cloned().expect("plan: exported record is bound"),
+            OutputItem::Address(i) => Datum::Addr(
+                layout
+                    .address(row, *i)
+                    .expect("plan: exported address is bound"),
+            ),
+            OutputItem::Record(i) => layout
+                .record(row, *i)
+                .cloned()
+                .expect("plan: exported record is bound"),
             OutputItem::Aggregate(_) => Datum::Null,
         })
         .collect()
 }
 
 /// Output row of a grouped plan, from the group key and the aggregates.
-fn project_group(items: &[OutputItem], by: &[compiler::hir::InstanceId], key: &Row, aggs: &Row) -> Row {
+fn project_group(
+    items: &[OutputItem],
+    by: &[compiler::hir::InstanceId],
+    key: &Row,
+    aggs: &Row,
+) -> Row {
     items
         .iter()
         .map(|item| match item {
             OutputItem::Address(i) | OutputItem::Record(i) => {
-                let pos = by.iter().position(|b| b == i).expect("resolve: exported instances are grouped");
+                let pos = by
+                    .iter()
+                    .position(|b| b == i)
+                    .expect("resolve: exported instances are grouped");
                 key[pos].clone()
             }
             OutputItem::Aggregate(k) => aggs[*k].clone(),

@@ -62,7 +62,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { workers: 1, read: ReadOptions::default(), progress: Arc::new(Progress::default()), cluster: None }
+        RunOptions {
+            workers: 1,
+            read: ReadOptions::default(),
+            progress: Arc::new(Progress::default()),
+            cluster: None,
+        }
     }
 }
 
@@ -120,7 +125,13 @@ pub fn requested_columns(plans: &[JoinPlan]) -> (FlowColumns, EventColumns) {
 /// batch and hands each row that passes to `keep(plan, scan, record)`, in plan, scan, row
 /// order. The batch run feeds the survivors once; `watch` also remembers them, to retract them
 /// when their file goes away.
-pub(crate) fn scan_flows(plans: &[Arc<JoinPlan>], batch: &FlowBatch, networks: &Networks, extra: &[String], keep: &mut dyn FnMut(usize, usize, Datum)) {
+pub(crate) fn scan_flows(
+    plans: &[Arc<JoinPlan>],
+    batch: &FlowBatch,
+    networks: &Networks,
+    extra: &[String],
+    keep: &mut dyn FnMut(usize, usize, Datum),
+) {
     for (p, plan) in plans.iter().enumerate() {
         for (s, scan) in plan.scans.iter().enumerate() {
             if scan.entity != Entity::Connection {
@@ -133,7 +144,14 @@ pub(crate) fn scan_flows(plans: &[Arc<JoinPlan>], batch: &FlowBatch, networks: &
                 let pass = match &scan.filter {
                     None => true,
                     Some(f) => {
-                        let env = FlowRowEnv { batch, row, instance: scan.instance, addresses: &scan.addresses, networks, extra };
+                        let env = FlowRowEnv {
+                            batch,
+                            row,
+                            instance: scan.instance,
+                            addresses: &scan.addresses,
+                            networks,
+                            extra,
+                        };
                         eval::test(f, &env)
                     }
                 };
@@ -146,7 +164,13 @@ pub(crate) fn scan_flows(plans: &[Arc<JoinPlan>], batch: &FlowBatch, networks: &
 }
 
 /// [`scan_flows`] for event batches and event scans.
-pub(crate) fn scan_events(plans: &[Arc<JoinPlan>], batch: &EventBatch, networks: &Networks, extra: &[String], keep: &mut dyn FnMut(usize, usize, Datum)) {
+pub(crate) fn scan_events(
+    plans: &[Arc<JoinPlan>],
+    batch: &EventBatch,
+    networks: &Networks,
+    extra: &[String],
+    keep: &mut dyn FnMut(usize, usize, Datum),
+) {
     for (p, plan) in plans.iter().enumerate() {
         for (s, scan) in plan.scans.iter().enumerate() {
             if scan.entity != Entity::Event {
@@ -159,7 +183,14 @@ pub(crate) fn scan_events(plans: &[Arc<JoinPlan>], batch: &EventBatch, networks:
                 let pass = match &scan.filter {
                     None => true,
                     Some(f) => {
-                        let env = EventRowEnv { batch, row, instance: scan.instance, addresses: &scan.addresses, networks, extra };
+                        let env = EventRowEnv {
+                            batch,
+                            row,
+                            instance: scan.instance,
+                            addresses: &scan.addresses,
+                            networks,
+                            extra,
+                        };
                         eval::test(f, &env)
                     }
                 };
@@ -182,55 +213,66 @@ struct WorkerOut {
 }
 
 /// Runs `plans` over `inputs` as one batch (a single epoch).
-pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<RunOutput, RunError> {
+pub fn run(
+    plans: &[JoinPlan],
+    inputs: &Inputs,
+    options: &RunOptions,
+) -> Result<RunOutput, RunError> {
     let started = Instant::now();
     let (flow_req, event_req) = requested_columns(plans);
     let plans: Arc<Vec<Arc<JoinPlan>>> = Arc::new(plans.iter().cloned().map(Arc::new).collect());
-    let job = options.cluster.as_ref().map(|_| cluster::job_fingerprint(&plans, inputs, options)).unwrap_or_default();
+    let job = options
+        .cluster
+        .as_ref()
+        .map(|_| cluster::job_fingerprint(&plans, inputs, options))
+        .unwrap_or_default();
     let shared = Arc::new((inputs.clone(), flow_req, event_req, options.clone()));
     let worker_plans = plans.clone();
-    let guards = cluster::execute(options.workers.max(1), options.cluster.as_ref(), job, move |worker| -> Result<WorkerOut, LoadError> {
-        let (inputs, flow_req, event_req, options) = &*shared;
-        let networks = Arc::new(inputs.networks.clone());
-        let sink = Arc::new(Mutex::new(Vec::new()));
-        let mut rendered = render::render(worker, &worker_plans, networks.clone(), Arc::new(flow_req.extra.clone()), Arc::new(event_req.extra.clone()), sink.clone());
-        let (index, peers) = (worker.index(), worker.peers());
-        let mut reports = Vec::new();
-        let progress = &options.progress;
-        let mut failure = None;
-        let (mut rows_read, mut rows_kept) = (0u64, 0u64);
-        for file in inputs.flows.files().iter().filter(|f| f.id.0 as usize % peers == index) {
-            let mut sink_batch = |batch: load::batch::FlowBatch| {
-                progress.rows_read.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                rows_read += batch.len() as u64;
-                scan_flows(&worker_plans, &batch, &networks, &flow_req.extra, &mut |p, s, record| {
-                    progress.rows_kept.fetch_add(1, Ordering::Relaxed);
-                    rows_kept += 1;
-                    rendered.plans[p].scans[s].update(record, 1);
-                });
-            };
-            match load::read_flows(file, flow_req, &networks, &options.read, &mut sink_batch) {
-                Ok(report) => reports.push(report),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            progress.files_done.fetch_add(1, Ordering::Relaxed);
-            worker.step();
-        }
-        if failure.is_none() {
-            for file in inputs.events.files().iter().filter(|f| f.id.0 as usize % peers == index) {
-                let mut sink_batch = |batch: load::batch::EventBatch| {
-                    progress.rows_read.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let guards = cluster::execute(
+        options.workers.max(1),
+        options.cluster.as_ref(),
+        job,
+        move |worker| -> Result<WorkerOut, LoadError> {
+            let (inputs, flow_req, event_req, options) = &*shared;
+            let networks = Arc::new(inputs.networks.clone());
+            let sink = Arc::new(Mutex::new(Vec::new()));
+            let mut rendered = render::render(
+                worker,
+                &worker_plans,
+                networks.clone(),
+                Arc::new(flow_req.extra.clone()),
+                Arc::new(event_req.extra.clone()),
+                sink.clone(),
+            );
+            let (index, peers) = (worker.index(), worker.peers());
+            let mut reports = Vec::new();
+            let progress = &options.progress;
+            let mut failure = None;
+            let (mut rows_read, mut rows_kept) = (0u64, 0u64);
+            for file in inputs
+                .flows
+                .files()
+                .iter()
+                .filter(|f| f.id.0 as usize % peers == index)
+            {
+                let mut sink_batch = |batch: load::batch::FlowBatch| {
+                    progress
+                        .rows_read
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     rows_read += batch.len() as u64;
-                    scan_events(&worker_plans, &batch, &networks, &event_req.extra, &mut |p, s, record| {
-                        progress.rows_kept.fetch_add(1, Ordering::Relaxed);
-                        rows_kept += 1;
-                        rendered.plans[p].scans[s].update(record, 1);
-                    });
+                    scan_flows(
+                        &worker_plans,
+                        &batch,
+                        &networks,
+                        &flow_req.extra,
+                        &mut |p, s, record| {
+                            progress.rows_kept.fetch_add(1, Ordering::Relaxed);
+                            rows_kept += 1;
+                            rendered.plans[p].scans[s].update(record, 1);
+                        },
+                    );
                 };
-                match load::read_events(file, event_req, &networks, &options.read, &mut sink_batch) {
+                match load::read_flows(file, flow_req, &networks, &options.read, &mut sink_batch) {
                     Ok(report) => reports.push(report),
                     Err(e) => {
                         failure = Some(e);
@@ -240,23 +282,78 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
                 progress.files_done.fetch_add(1, Ordering::Relaxed);
                 worker.step();
             }
-        }
-        // Close every input (also on failure, so other workers are not left waiting).
-        for plan in &mut rendered.plans {
-            for session in &mut plan.scans {
-                session.advance_to(1);
-                session.flush();
+            if failure.is_none() {
+                for file in inputs
+                    .events
+                    .files()
+                    .iter()
+                    .filter(|f| f.id.0 as usize % peers == index)
+                {
+                    let mut sink_batch = |batch: load::batch::EventBatch| {
+                        progress
+                            .rows_read
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        rows_read += batch.len() as u64;
+                        scan_events(
+                            &worker_plans,
+                            &batch,
+                            &networks,
+                            &event_req.extra,
+                            &mut |p, s, record| {
+                                progress.rows_kept.fetch_add(1, Ordering::Relaxed);
+                                rows_kept += 1;
+                                rendered.plans[p].scans[s].update(record, 1);
+                            },
+                        );
+                    };
+                    match load::read_events(
+                        file,
+                        event_req,
+                        &networks,
+                        &options.read,
+                        &mut sink_batch,
+                    ) {
+                        Ok(report) => reports.push(report),
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                    progress.files_done.fetch_add(1, Ordering::Relaxed);
+                    worker.step();
+                }
             }
-        }
-        let probe = rendered.probe.clone();
-        worker.step_while(|| probe.less_than(&1));
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let updates = std::mem::take(&mut *sink.lock().expect("output sink lock"));
-        let operators = rendered.counts.iter().map(|plan| plan.iter().map(|(label, c)| (label.clone(), c.load(Ordering::Relaxed))).collect()).collect();
-        Ok(WorkerOut { updates, reports, operators, rows_read, rows_kept })
-    })
+            // Close every input (also on failure, so other workers are not left waiting).
+            for plan in &mut rendered.plans {
+                for session in &mut plan.scans {
+                    session.advance_to(1);
+                    session.flush();
+                }
+            }
+            let probe = rendered.probe.clone();
+            worker.step_while(|| probe.less_than(&1));
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            let updates = std::mem::take(&mut *sink.lock().expect("output sink lock"));
+            let operators = rendered
+                .counts
+                .iter()
+                .map(|plan| {
+                    plan.iter()
+                        .map(|(label, c)| (label.clone(), c.load(Ordering::Relaxed)))
+                        .collect()
+                })
+                .collect();
+            Ok(WorkerOut {
+                updates,
+                reports,
+                operators,
+                rows_read,
+                rows_kept,
+            })
+        },
+    )
     .map_err(|e| match e {
         ClusterError::Start { reason } => RunError::Dataflow { reason },
         e => RunError::Cluster(e),
@@ -292,15 +389,26 @@ pub fn run(plans: &[JoinPlan], inputs: &Inputs, options: &RunOptions) -> Result<
         .iter()
         .enumerate()
         .map(|(k, plan)| {
-            let rows = updates.iter().filter(|u| u.0 == k).map(|u| (u.1.clone(), u.3 as i64));
+            let rows = updates
+                .iter()
+                .filter(|u| u.0 == k)
+                .map(|u| (u.1.clone(), u.3 as i64));
             ResultSet::new(plan, consolidate(rows))
         })
         .collect();
     Ok(RunOutput {
         results,
         reports,
-        rows_read: if options.cluster.is_some() { rows_read } else { options.progress.rows_read.load(Ordering::Relaxed) },
-        rows_kept: if options.cluster.is_some() { rows_kept } else { options.progress.rows_kept.load(Ordering::Relaxed) },
+        rows_read: if options.cluster.is_some() {
+            rows_read
+        } else {
+            options.progress.rows_read.load(Ordering::Relaxed)
+        },
+        rows_kept: if options.cluster.is_some() {
+            rows_kept
+        } else {
+            options.progress.rows_kept.load(Ordering::Relaxed)
+        },
         elapsed: started.elapsed(),
         operators,
     })

@@ -55,8 +55,19 @@ fn values_read(e: &Expr, env: &RowEnv<'_>, names: &[String]) -> Vec<String> {
 
 /// Explains `row` of `plan`'s results. Records not exported are not in the row; clauses that
 /// read them are shown as unknown.
-pub fn explain_row(plan: &JoinPlan, row: &ResultRow, networks: &Networks, describe_record: &dyn Fn(&Datum) -> String) -> Vec<Binding> {
-    let mut layout = RowLayout { records: vec![], addresses: vec![], addr_slots: vec![], flow_extra: vec![], event_extra: vec![] };
+pub fn explain_row(
+    plan: &JoinPlan,
+    row: &ResultRow,
+    networks: &Networks,
+    describe_record: &dyn Fn(&Datum) -> String,
+) -> Vec<Binding> {
+    let mut layout = RowLayout {
+        records: vec![],
+        addresses: vec![],
+        addr_slots: vec![],
+        flow_extra: vec![],
+        event_extra: vec![],
+    };
     let mut addr_values: Vec<(InstanceId, Datum)> = Vec::new();
     for (pos, (item, value)) in plan.output.iter().zip(&row.values).enumerate() {
         match item {
@@ -65,46 +76,139 @@ pub fn explain_row(plan: &JoinPlan, row: &ResultRow, networks: &Networks, descri
             OutputItem::Aggregate(_) => {}
         }
     }
-    layout.addresses = plan.addresses.iter().copied().filter(|b| layout.records.iter().any(|(r, _)| *r == b.record)).collect();
-    let env = RowEnv { layout: &layout, row: &row.values, networks, aggs: &[] };
-    let show = |e: &Expr| ExprDisplay { expr: e, names: &plan.names, aggs: &plan.agg_names }.to_string();
-    let known = |e: &Expr| e.instances().iter().all(|i| layout.records.iter().any(|(r, _)| r == i) || layout.addresses.iter().any(|b| b.address == *i));
-    let clause = |e: &Expr| Clause { text: show(e), holds: known(e).then(|| eval::test(e, &env)), values: if known(e) { values_read(e, &env, &plan.names) } else { vec![] } };
+    layout.addresses = plan
+        .addresses
+        .iter()
+        .copied()
+        .filter(|b| layout.records.iter().any(|(r, _)| *r == b.record))
+        .collect();
+    let env = RowEnv {
+        layout: &layout,
+        row: &row.values,
+        networks,
+        aggs: &[],
+    };
+    let show = |e: &Expr| {
+        ExprDisplay {
+            expr: e,
+            names: &plan.names,
+            aggs: &plan.agg_names,
+        }
+        .to_string()
+    };
+    let known = |e: &Expr| {
+        e.instances().iter().all(|i| {
+            layout.records.iter().any(|(r, _)| r == i)
+                || layout.addresses.iter().any(|b| b.address == *i)
+        })
+    };
+    let clause = |e: &Expr| Clause {
+        text: show(e),
+        holds: known(e).then(|| eval::test(e, &env)),
+        values: if known(e) {
+            values_read(e, &env, &plan.names)
+        } else {
+            vec![]
+        },
+    };
 
     let mut out = Vec::new();
     for (k, scan) in plan.scans.iter().enumerate() {
         let bound_to = match layout.record(&row.values, scan.instance) {
             Some(d) => describe_record(d),
-            None if plan.antijoins.iter().any(|a| a.scans.iter().any(|s| s.0 as usize == k)) => "nothing (an absent block: no witness may exist)".to_string(),
+            None if plan
+                .antijoins
+                .iter()
+                .any(|a| a.scans.iter().any(|s| s.0 as usize == k)) =>
+            {
+                "nothing (an absent block: no witness may exist)".to_string()
+            }
             None => "not exported (not in the result row)".to_string(),
         };
-        let mut clauses: Vec<Clause> = scan.filter.clone().map(Expr::conjuncts).unwrap_or_default().iter().map(clause).collect();
+        let mut clauses: Vec<Clause> = scan
+            .filter
+            .clone()
+            .map(Expr::conjuncts)
+            .unwrap_or_default()
+            .iter()
+            .map(clause)
+            .collect();
         for j in plan.joins.iter().filter(|j| j.scan.0 as usize == k) {
             clauses.extend(j.residual.iter().map(clause));
         }
-        out.push(Binding { instance: plan.names[scan.instance.index()].clone(), bound_to, clauses });
+        out.push(Binding {
+            instance: plan.names[scan.instance.index()].clone(),
+            bound_to,
+            clauses,
+        });
     }
     for (i, value) in addr_values {
-        let via = plan.addresses.iter().find(|b| b.address == i).map(|b| format!(" (the {} of {})", b.role.name(), plan.names[b.record.index()])).unwrap_or_default();
+        let via = plan
+            .addresses
+            .iter()
+            .find(|b| b.address == i)
+            .map(|b| {
+                format!(
+                    " (the {} of {})",
+                    b.role.name(),
+                    plan.names[b.record.index()]
+                )
+            })
+            .unwrap_or_default();
         let label = match &value {
             Datum::Addr(a) => format!(", disposition {}", networks.label_name(networks.label(*a))),
             _ => String::new(),
         };
-        out.push(Binding { instance: plan.names[i.index()].clone(), bound_to: format!("{}{via}{label}", datum_text(&value)), clauses: vec![] });
+        out.push(Binding {
+            instance: plan.names[i.index()].clone(),
+            bound_to: format!("{}{via}{label}", datum_text(&value)),
+            clauses: vec![],
+        });
     }
     if let Some(g) = &plan.group {
-        let aggs: Vec<Datum> = plan.output.iter().zip(&row.values).filter(|(o, _)| matches!(o, OutputItem::Aggregate(_))).map(|(_, v)| v.clone()).collect();
-        let agg_env = RowEnv { layout: &layout, row: &row.values, networks, aggs: &aggs };
+        let aggs: Vec<Datum> = plan
+            .output
+            .iter()
+            .zip(&row.values)
+            .filter(|(o, _)| matches!(o, OutputItem::Aggregate(_)))
+            .map(|(_, v)| v.clone())
+            .collect();
+        let agg_env = RowEnv {
+            layout: &layout,
+            row: &row.values,
+            networks,
+            aggs: &aggs,
+        };
         let mut clauses = Vec::new();
         if let Some(h) = &g.having {
             if aggs.len() == g.aggregates.len() {
-                clauses.push(Clause { text: show(h), holds: Some(eval::test(h, &agg_env)), values: g.aggregates.iter().zip(&aggs).map(|(a, v)| format!("{} = {}", a.name, datum_text(v))).collect() });
+                clauses.push(Clause {
+                    text: show(h),
+                    holds: Some(eval::test(h, &agg_env)),
+                    values: g
+                        .aggregates
+                        .iter()
+                        .zip(&aggs)
+                        .map(|(a, v)| format!("{} = {}", a.name, datum_text(v)))
+                        .collect(),
+                });
             } else {
-                clauses.push(Clause { text: show(h), holds: None, values: vec![] });
+                clauses.push(Clause {
+                    text: show(h),
+                    holds: None,
+                    values: vec![],
+                });
             }
         }
-        let by: Vec<&str> = g.by.iter().map(|i| plan.names[i.index()].as_str()).collect();
-        out.push(Binding { instance: format!("group by {}", by.join(", ")), bound_to: format!("{} matching row(s)", row.count), clauses });
+        let by: Vec<&str> =
+            g.by.iter()
+                .map(|i| plan.names[i.index()].as_str())
+                .collect();
+        out.push(Binding {
+            instance: format!("group by {}", by.join(", ")),
+            bound_to: format!("{} matching row(s)", row.count),
+            clauses,
+        });
     }
     let _ = Entity::Address;
     out

@@ -17,11 +17,22 @@ fn write_pattern(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn run(fx: &Fixture, pattern: &Path, extra: &[&str]) -> String {
-    let mut args: Vec<String> = vec!["run".into(), pattern.display().to_string(), "--flows".into(), fx.flows_dir().display().to_string()];
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        pattern.display().to_string(),
+        "--flows".into(),
+        fx.flows_dir().display().to_string(),
+    ];
     if let Some(events) = fx.events_dir() {
         args.extend(["--events".into(), events.display().to_string()]);
     }
-    args.extend(["--networks".into(), fx.networks_path().display().to_string(), "--format".into(), "csv".into(), "--quiet".into()]);
+    args.extend([
+        "--networks".into(),
+        fx.networks_path().display().to_string(),
+        "--format".into(),
+        "csv".into(),
+        "--quiet".into(),
+    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     flowpat(&args)
 }
@@ -41,7 +52,12 @@ fn chain_follows_hops_in_time_order() {
     let mut fx = Fixture::new(NETWORKS);
     fx.flows(
         "smb.parquet",
-        vec![smb("10.0.0.1", "10.0.0.2", 10), smb("10.0.0.2", "10.0.0.3", 20), smb("10.0.0.3", "10.0.0.4", 30), smb("10.0.0.2", "10.0.0.5", 5)],
+        vec![
+            smb("10.0.0.1", "10.0.0.2", 10),
+            smb("10.0.0.2", "10.0.0.3", 20),
+            smb("10.0.0.3", "10.0.0.4", 30),
+            smb("10.0.0.2", "10.0.0.5", 5),
+        ],
     );
     let pattern = write_pattern(
         fx.path(),
@@ -55,7 +71,11 @@ end
 ",
     );
     let actual = parse_results(&run(&fx, &pattern, &[]), &["a", "b"]);
-    let expected = rows(&[(&["10.0.0.1", "10.0.0.3"], 1), (&["10.0.0.1", "10.0.0.4"], 1), (&["10.0.0.2", "10.0.0.4"], 1)]);
+    let expected = rows(&[
+        (&["10.0.0.1", "10.0.0.3"], 1),
+        (&["10.0.0.1", "10.0.0.4"], 1),
+        (&["10.0.0.2", "10.0.0.4"], 1),
+    ]);
     assert_results_eq(&actual, &expected, "chain hops 2..3");
 
     // Unbounded: every reachable pair, 1 hop or more, in time order.
@@ -90,7 +110,10 @@ end
 fn absent_block_is_an_antijoin_with_a_window() {
     let mut fx = Fixture::new(NETWORKS);
     let mut conns = Vec::new();
-    for (k, host) in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"].iter().enumerate() {
+    for (k, host) in ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+        .iter()
+        .enumerate()
+    {
         let mut f = Flow::new(proto::TCP, host, 40000, "203.0.113.9", 443);
         f.start_us = BASE_US + 5 * HOUR_US + k as i64 * SECOND_US;
         f.end_us = f.start_us + SECOND_US;
@@ -98,8 +121,24 @@ fn absent_block_is_an_antijoin_with_a_window() {
     }
     let conn_start = |k: i64| BASE_US + 5 * HOUR_US + k * SECOND_US;
     fx.flows("out.parquet", conns);
-    let ev = |src: &str, time_us: i64| Ev { file: String::new(), row: 0, time_us, src: src.parse().expect("ip"), dst: "198.51.100.1".parse().expect("ip"), signature: "ET TEST".into(), severity: 2, category: "test".into() };
-    fx.events("alerts.parquet", vec![ev("10.0.0.1", conn_start(0) - HOUR_US / 2), ev("10.0.0.2", conn_start(1) - 2 * HOUR_US), ev("10.0.0.3", conn_start(2) + HOUR_US / 6)]);
+    let ev = |src: &str, time_us: i64| Ev {
+        file: String::new(),
+        row: 0,
+        time_us,
+        src: src.parse().expect("ip"),
+        dst: "198.51.100.1".parse().expect("ip"),
+        signature: "ET TEST".into(),
+        severity: 2,
+        category: "test".into(),
+    };
+    fx.events(
+        "alerts.parquet",
+        vec![
+            ev("10.0.0.1", conn_start(0) - HOUR_US / 2),
+            ev("10.0.0.2", conn_start(1) - 2 * HOUR_US),
+            ev("10.0.0.3", conn_start(2) + HOUR_US / 6),
+        ],
+    );
     let pattern = write_pattern(
         fx.path(),
         "quiet.pattern",
@@ -118,7 +157,11 @@ end
 ",
     );
     let actual = parse_results(&run(&fx, &pattern, &[]), &["src", "conn.row"]);
-    let expected = rows(&[(&["10.0.0.2", "1"], 1), (&["10.0.0.3", "2"], 1), (&["10.0.0.4", "3"], 1)]);
+    let expected = rows(&[
+        (&["10.0.0.2", "1"], 1),
+        (&["10.0.0.3", "2"], 1),
+        (&["10.0.0.4", "3"], 1),
+    ]);
     assert_results_eq(&actual, &expected, "absent alert in the hour before");
 }
 
@@ -127,7 +170,15 @@ end
 fn cidr_aggregates_and_params() {
     let mut fx = Fixture::new(NETWORKS);
     let mut flows = Vec::new();
-    for (k, (src, bytes)) in [("10.1.0.1", 100u64), ("10.1.0.1", 300), ("10.2.0.1", 50), ("2001:db8:1::7", 1000)].iter().enumerate() {
+    for (k, (src, bytes)) in [
+        ("10.1.0.1", 100u64),
+        ("10.1.0.1", 300),
+        ("10.2.0.1", 50),
+        ("2001:db8:1::7", 1000),
+    ]
+    .iter()
+    .enumerate()
+    {
         let mut f = Flow::new(proto::UDP, src, 5000 + k as u16, "203.0.113.1", 53);
         f.bytes_sent = *bytes;
         flows.push(f);
@@ -152,12 +203,24 @@ fn cidr_aggregates_and_params() {
 end
 ",
     );
-    let actual = parse_results(&run(&fx, &pattern, &[]), &["src", "total", "smallest", "largest"]);
-    let expected = rows(&[(&["10.1.0.1", "400", "100", "300"], 2), (&["2001:db8:1::7", "1000", "1000", "1000"], 1)]);
+    let actual = parse_results(
+        &run(&fx, &pattern, &[]),
+        &["src", "total", "smallest", "largest"],
+    );
+    let expected = rows(&[
+        (&["10.1.0.1", "400", "100", "300"], 2),
+        (&["2001:db8:1::7", "1000", "1000", "1000"], 1),
+    ]);
     assert_results_eq(&actual, &expected, "sum/min/max by CIDR-selected source");
 
-    let actual = parse_results(&run(&fx, &pattern, &["--param", "floor=200"]), &["src", "total", "smallest", "largest"]);
-    let expected = rows(&[(&["10.1.0.1", "300", "300", "300"], 1), (&["2001:db8:1::7", "1000", "1000", "1000"], 1)]);
+    let actual = parse_results(
+        &run(&fx, &pattern, &["--param", "floor=200"]),
+        &["src", "total", "smallest", "largest"],
+    );
+    let expected = rows(&[
+        (&["10.1.0.1", "300", "300", "300"], 1),
+        (&["2001:db8:1::7", "1000", "1000", "1000"], 1),
+    ]);
     assert_results_eq(&actual, &expected, "--param floor=200");
 }
 
@@ -171,7 +234,16 @@ fn join_conditions_read_addresses_of_both_records() {
     let mut f1 = Flow::new(proto::TCP, "10.0.0.1", 40001, "203.0.113.7", 443);
     f1.start_us = BASE_US + HOUR_US;
     fx.flows("f.parquet", vec![f0, f1]);
-    let ev = |src: &str| Ev { file: String::new(), row: 0, time_us: BASE_US, src: src.parse().expect("ip"), dst: "10.0.0.1".parse().expect("ip"), signature: "ET TEST".into(), severity: 2, category: "test".into() };
+    let ev = |src: &str| Ev {
+        file: String::new(),
+        row: 0,
+        time_us: BASE_US,
+        src: src.parse().expect("ip"),
+        dst: "10.0.0.1".parse().expect("ip"),
+        signature: "ET TEST".into(),
+        severity: 2,
+        category: "test".into(),
+    };
     fx.events("e.parquet", vec![ev("198.51.100.9"), ev("203.0.113.9")]);
     let pattern = write_pattern(
         fx.path(),

@@ -32,21 +32,37 @@ pub fn parse(source: &Source) -> (Option<ast::File>, Vec<SyntaxError>) {
         match PatternParser::parse(Rule::file, region) {
             Ok(mut pairs) => {
                 let file = pairs.next().expect("grammar: file rule");
-                let b = Builder { source: source.id, offset, errors: &mut errors };
+                let b = Builder {
+                    source: source.id,
+                    offset,
+                    errors: &mut errors,
+                };
                 items.extend(b.items(file));
                 break;
             }
             Err(err) => {
                 let (pos, expected, found) = describe(&err, region);
-                let span = Span::new(source.id, offset + pos, offset + pos + found_len(region, pos));
-                errors.push(SyntaxError::Unexpected { expected, found, span });
+                let span = Span::new(
+                    source.id,
+                    offset + pos,
+                    offset + pos + found_len(region, pos),
+                );
+                errors.push(SyntaxError::Unexpected {
+                    expected,
+                    found,
+                    span,
+                });
                 // Items before the error in this region are lost to pest; re-parse them on
                 // their own so later stages still see as much as possible.
                 let head_end = top_level_before(region, pos);
                 if let Some(end) = head_end {
                     if let Ok(mut pairs) = PatternParser::parse(Rule::file, &region[..end]) {
                         let file = pairs.next().expect("grammar: file rule");
-                        let b = Builder { source: source.id, offset, errors: &mut errors };
+                        let b = Builder {
+                            source: source.id,
+                            offset,
+                            errors: &mut errors,
+                        };
                         items.extend(b.items(file));
                     }
                 }
@@ -57,7 +73,10 @@ pub fn parse(source: &Source) -> (Option<ast::File>, Vec<SyntaxError>) {
             }
         }
     }
-    let file = ast::File { items, span: Span::new(source.id, 0, text.len()) };
+    let file = ast::File {
+        items,
+        span: Span::new(source.id, 0, text.len()),
+    };
     (Some(file), errors)
 }
 
@@ -74,7 +93,10 @@ fn line_starts_top_level(line: &str) -> bool {
 fn next_top_level(region: &str, pos: usize) -> Option<usize> {
     let mut at = region[pos..].find('\n').map(|i| pos + i + 1)?;
     loop {
-        let line_end = region[at..].find('\n').map(|i| at + i).unwrap_or(region.len());
+        let line_end = region[at..]
+            .find('\n')
+            .map(|i| at + i)
+            .unwrap_or(region.len());
         if line_starts_top_level(&region[at..line_end]) {
             return Some(at);
         }
@@ -90,7 +112,10 @@ fn top_level_before(region: &str, pos: usize) -> Option<usize> {
     let mut last = None;
     let mut at = 0usize;
     while at < pos {
-        let line_end = region[at..].find('\n').map(|i| at + i).unwrap_or(region.len());
+        let line_end = region[at..]
+            .find('\n')
+            .map(|i| at + i)
+            .unwrap_or(region.len());
         if at > 0 && line_starts_top_level(&region[at..line_end]) {
             last = Some(at);
         }
@@ -103,9 +128,9 @@ fn found_len(region: &str, pos: usize) -> usize {
     let rest = &region[pos.min(region.len())..];
     match rest.chars().next() {
         None => 0,
-        Some(c) if c.is_alphanumeric() || c == '_' => {
-            rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len())
-        }
+        Some(c) if c.is_alphanumeric() || c == '_' => rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len()),
         Some(c) => c.len_utf8(),
     }
 }
@@ -116,9 +141,11 @@ fn describe(err: &pest::error::Error<Rule>, region: &str) -> (usize, String, Str
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let mut expected: Vec<String> = match &err.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            positives.iter().filter_map(|r| rule_name(*r)).map(str::to_string).collect()
-        }
+        pest::error::ErrorVariant::ParsingError { positives, .. } => positives
+            .iter()
+            .filter_map(|r| rule_name(*r))
+            .map(str::to_string)
+            .collect(),
         pest::error::ErrorVariant::CustomError { message } => vec![message.clone()],
     };
     expected.sort();
@@ -140,7 +167,10 @@ fn describe(err: &pest::error::Error<Rule>, region: &str) -> (usize, String, Str
     let found = if rest.trim().is_empty() {
         "end of file".to_string()
     } else {
-        format!("`{}`", &rest[..found_len(region, pos).max(1).min(rest.len())])
+        format!(
+            "`{}`",
+            &rest[..found_len(region, pos).max(1).min(rest.len())]
+        )
     };
     (pos, expected, found)
 }
@@ -174,8 +204,14 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::agg_func => "`count`, `count distinct`, `sum`, `min` or `max`",
         Rule::having => "`having`",
         Rule::chain_len => "`hops`",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::sum
-        | Rule::product | Rule::unary => "an expression",
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::cmp_expr
+        | Rule::sum
+        | Rule::product
+        | Rule::unary => "an expression",
         Rule::cmp_op => "a comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`)",
         Rule::in_op => "`in`",
         Rule::not_in => "`not in`",
@@ -185,8 +221,15 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::neg_op => "`-`",
         Rule::in_rhs => "a literal or `(` list `)`",
         Rule::column_ref => "`column(\"name\")`",
-        Rule::timestamp | Rule::cidr | Rule::ipv4 | Rule::ipv6 | Rule::bytesize | Rule::duration
-        | Rule::decimal | Rule::integer | Rule::string => "a literal",
+        Rule::timestamp
+        | Rule::cidr
+        | Rule::ipv4
+        | Rule::ipv6
+        | Rule::bytesize
+        | Rule::duration
+        | Rule::decimal
+        | Rule::integer
+        | Rule::string => "a literal",
         Rule::kw_end => "`end`",
         Rule::kw_is => "`is`",
         Rule::kw_where => "`where`",
@@ -217,12 +260,35 @@ fn inner(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
 fn is_keyword(rule: Rule) -> bool {
     matches!(
         rule,
-        Rule::kw_search | Rule::kw_is | Rule::kw_end | Rule::kw_instance | Rule::kw_where
-            | Rule::kw_connections | Rule::kw_connects | Rule::kw_export | Rule::kw_and | Rule::kw_or
-            | Rule::kw_order | Rule::kw_within | Rule::kw_require | Rule::kw_group | Rule::kw_by
-            | Rule::kw_having | Rule::kw_absent | Rule::kw_chain | Rule::kw_from | Rule::kw_to
-            | Rule::kw_hops | Rule::kw_allow | Rule::kw_meta | Rule::kw_use | Rule::kw_define
-            | Rule::kw_param | Rule::kw_column | Rule::EOI | Rule::semi
+        Rule::kw_search
+            | Rule::kw_is
+            | Rule::kw_end
+            | Rule::kw_instance
+            | Rule::kw_where
+            | Rule::kw_connections
+            | Rule::kw_connects
+            | Rule::kw_export
+            | Rule::kw_and
+            | Rule::kw_or
+            | Rule::kw_order
+            | Rule::kw_within
+            | Rule::kw_require
+            | Rule::kw_group
+            | Rule::kw_by
+            | Rule::kw_having
+            | Rule::kw_absent
+            | Rule::kw_chain
+            | Rule::kw_from
+            | Rule::kw_to
+            | Rule::kw_hops
+            | Rule::kw_allow
+            | Rule::kw_meta
+            | Rule::kw_use
+            | Rule::kw_define
+            | Rule::kw_param
+            | Rule::kw_column
+            | Rule::EOI
+            | Rule::semi
     )
 }
 
@@ -234,7 +300,10 @@ impl Builder<'_> {
 
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
         debug_assert_eq!(pair.as_rule(), Rule::ident);
-        Ident { name: pair.as_str().to_string(), span: self.span(&pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
     }
 
     fn items(mut self, file: Pair<'_, Rule>) -> Vec<ast::Item> {
@@ -243,15 +312,26 @@ impl Builder<'_> {
             let span = self.span(&pair);
             match pair.as_rule() {
                 Rule::use_decl => {
-                    let s = pair.into_inner().find(|p| p.as_rule() == Rule::string).expect("grammar: use has a string");
-                    items.push(ast::Item::Use { path: self.string(s).text, span });
+                    let s = pair
+                        .into_inner()
+                        .find(|p| p.as_rule() == Rule::string)
+                        .expect("grammar: use has a string");
+                    items.push(ast::Item::Use {
+                        path: self.string(s).text,
+                        span,
+                    });
                 }
                 Rule::define => {
                     let mut it = inner(pair);
                     let name = self.ident(it.next().expect("grammar: define name"));
                     let base = self.ident(it.next().expect("grammar: define base"));
                     let predicate = it.next().map(|e| self.expr(e));
-                    items.push(ast::Item::Define(ast::Define { name, base, predicate, span }));
+                    items.push(ast::Item::Define(ast::Define {
+                        name,
+                        base,
+                        predicate,
+                        span,
+                    }));
                 }
                 Rule::param => items.push(ast::Item::Param(self.param(pair))),
                 Rule::search => items.push(ast::Item::Search(self.search(pair))),
@@ -267,7 +347,11 @@ impl Builder<'_> {
         let mut it = inner(pair);
         let name = self.ident(it.next().expect("grammar: param name"));
         let default = self.literal(it.next().expect("grammar: param literal"));
-        ast::Param { name, default, span }
+        ast::Param {
+            name,
+            default,
+            span,
+        }
     }
 
     fn search(&mut self, pair: Pair<'_, Rule>) -> ast::Search {
@@ -275,9 +359,18 @@ impl Builder<'_> {
         let mut it = inner(pair);
         let name_pair = it.next().expect("grammar: search name");
         let name_span = self.span(&name_pair);
-        let name = name_pair.into_inner().map(|w| w.as_str()).collect::<Vec<_>>().join(" ");
+        let name = name_pair
+            .into_inner()
+            .map(|w| w.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         let sections = it.map(|p| self.section(p)).collect();
-        ast::Search { name, name_span, sections, span }
+        ast::Search {
+            name,
+            name_span,
+            sections,
+            span,
+        }
     }
 
     fn section(&mut self, pair: Pair<'_, Rule>) -> ast::Section {
@@ -305,7 +398,12 @@ impl Builder<'_> {
                         let record = self.ident(it.next().expect("grammar: edge record"));
                         let role = self.ident(it.next().expect("grammar: edge role"));
                         let address = self.ident(it.next().expect("grammar: edge address"));
-                        ast::Edge { record, role, address, span }
+                        ast::Edge {
+                            record,
+                            role,
+                            address,
+                            span,
+                        }
                     })
                     .collect();
                 ast::Section::Connections(edges, span)
@@ -324,7 +422,13 @@ impl Builder<'_> {
                         };
                         let right = self.ident(it.next().expect("grammar: order right"));
                         let within = it.next().map(|l| self.expr(l));
-                        ast::OrderRule { left, op, right, within, span }
+                        ast::OrderRule {
+                            left,
+                            op,
+                            right,
+                            within,
+                            span,
+                        }
                     })
                     .collect();
                 ast::Section::Order(rules, span)
@@ -354,10 +458,18 @@ impl Builder<'_> {
                                 _ => ast::AggFunc::Max,
                             };
                             let arg = it.next().map(|a| {
-                                let attr = a.into_inner().next().expect("grammar: agg_arg has attr_ref");
+                                let attr = a
+                                    .into_inner()
+                                    .next()
+                                    .expect("grammar: agg_arg has attr_ref");
                                 self.atom(attr)
                             });
-                            aggregates.push(ast::Aggregate { name, func, arg, span });
+                            aggregates.push(ast::Aggregate {
+                                name,
+                                func,
+                                arg,
+                                span,
+                            });
                         }
                         Rule::having => {
                             let e = inner(p).next().expect("grammar: having expr");
@@ -366,7 +478,12 @@ impl Builder<'_> {
                         r => unreachable!("grammar: group child {r:?}"),
                     }
                 }
-                ast::Section::Group(ast::Group { by, aggregates, having, span })
+                ast::Section::Group(ast::Group {
+                    by,
+                    aggregates,
+                    having,
+                    span,
+                })
             }
             Rule::absent => {
                 let sections = inner(pair).map(|p| self.section(p)).collect();
@@ -407,7 +524,16 @@ impl Builder<'_> {
                         r => unreachable!("grammar: chain child {r:?}"),
                     }
                 }
-                ast::Section::Chain(ast::Chain { name, type_name, from, to, min_hops, max_hops, predicate, span })
+                ast::Section::Chain(ast::Chain {
+                    name,
+                    type_name,
+                    from,
+                    to,
+                    min_hops,
+                    max_hops,
+                    predicate,
+                    span,
+                })
             }
             Rule::allow => {
                 let what = self.ident(inner(pair).next().expect("grammar: allow name"));
@@ -429,7 +555,12 @@ impl Builder<'_> {
         let name = self.ident(it.next().expect("grammar: instance name"));
         let type_name = self.ident(it.next().expect("grammar: instance type"));
         let predicate = it.next().map(|e| self.expr(e));
-        ast::Instance { name, type_name, predicate, span }
+        ast::Instance {
+            name,
+            type_name,
+            predicate,
+            span,
+        }
     }
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> ast::Expr {
@@ -437,13 +568,22 @@ impl Builder<'_> {
         match pair.as_rule() {
             Rule::expr => self.expr(pair.into_inner().next().expect("grammar: expr has or_expr")),
             Rule::or_expr | Rule::and_expr => {
-                let op = if pair.as_rule() == Rule::or_expr { ast::BinOp::Or } else { ast::BinOp::And };
+                let op = if pair.as_rule() == Rule::or_expr {
+                    ast::BinOp::Or
+                } else {
+                    ast::BinOp::And
+                };
                 let mut it = inner(pair);
                 let mut acc = self.expr(it.next().expect("grammar: operand"));
                 for rhs in it {
                     let right = self.expr(rhs);
                     let span = acc.span().to(right.span());
-                    acc = ast::Expr::Binary { op, left: Box::new(acc), right: Box::new(right), span };
+                    acc = ast::Expr::Binary {
+                        op,
+                        left: Box::new(acc),
+                        right: Box::new(right),
+                        span,
+                    };
                 }
                 acc
             }
@@ -472,13 +612,23 @@ impl Builder<'_> {
                             _ => ast::BinOp::Ge,
                         };
                         let right = self.expr(it.next().expect("grammar: cmp right"));
-                        ast::Expr::Binary { op, left: Box::new(left), right: Box::new(right), span }
+                        ast::Expr::Binary {
+                            op,
+                            left: Box::new(left),
+                            right: Box::new(right),
+                            span,
+                        }
                     }
                     Rule::in_op | Rule::not_in => {
                         let negated = op.as_rule() == Rule::not_in;
                         let rhs = it.next().expect("grammar: in rhs");
                         let list = rhs.into_inner().map(|l| self.literal(l)).collect();
-                        ast::Expr::In { expr: Box::new(left), list, negated, span }
+                        ast::Expr::In {
+                            expr: Box::new(left),
+                            list,
+                            negated,
+                            span,
+                        }
                     }
                     r => unreachable!("grammar: cmp op {r:?}"),
                 }
@@ -495,7 +645,12 @@ impl Builder<'_> {
                     };
                     let right = self.expr(it.next().expect("grammar: right operand"));
                     let span = acc.span().to(right.span());
-                    acc = ast::Expr::Binary { op, left: Box::new(acc), right: Box::new(right), span };
+                    acc = ast::Expr::Binary {
+                        op,
+                        left: Box::new(acc),
+                        right: Box::new(right),
+                        span,
+                    };
                 }
                 acc
             }
@@ -519,7 +674,11 @@ impl Builder<'_> {
             Rule::attr_ref => {
                 let mut idents: Vec<Ident> = pair.into_inner().map(|i| self.ident(i)).collect();
                 let attr = idents.pop().expect("grammar: attr_ref has a name");
-                ast::Expr::Attr { instance: idents.pop(), attr, span }
+                ast::Expr::Attr {
+                    instance: idents.pop(),
+                    attr,
+                    span,
+                }
             }
             Rule::column_ref => {
                 let mut instance = None;
@@ -531,7 +690,11 @@ impl Builder<'_> {
                         _ => {}
                     }
                 }
-                ast::Expr::Column { instance, name, span }
+                ast::Expr::Column {
+                    instance,
+                    name,
+                    span,
+                }
             }
             Rule::expr => {
                 let e = self.expr(pair);
@@ -558,7 +721,11 @@ impl Builder<'_> {
                 text.push(c);
             }
         }
-        Literal { kind: LiteralKind::String, text, span }
+        Literal {
+            kind: LiteralKind::String,
+            text,
+            span,
+        }
     }
 
     fn literal(&mut self, pair: Pair<'_, Rule>) -> Literal {
@@ -574,7 +741,11 @@ impl Builder<'_> {
             Rule::cidr => LiteralKind::Cidr,
             r => unreachable!("grammar: literal rule {r:?}"),
         };
-        Literal { kind, text: pair.as_str().to_string(), span }
+        Literal {
+            kind,
+            text: pair.as_str().to_string(),
+            span,
+        }
     }
 }
 
@@ -583,7 +754,11 @@ mod tests {
     use super::*;
 
     fn check(text: &str) -> (ast::File, Vec<SyntaxError>) {
-        let source = Source { id: SourceId(0), name: "t.pattern".into(), text: text.into() };
+        let source = Source {
+            id: SourceId(0),
+            name: "t.pattern".into(),
+            text: text.into(),
+        };
         let (file, errors) = parse(&source);
         (file.expect("file"), errors)
     }
@@ -592,7 +767,9 @@ mod tests {
     fn seed_parses() {
         let (file, errors) = check(include_str!("../../tests/data/seed.pattern"));
         assert_eq!(errors, vec![]);
-        let ast::Item::Search(s) = &file.items[0] else { panic!("search") };
+        let ast::Item::Search(s) = &file.items[0] else {
+            panic!("search")
+        };
         assert_eq!(s.name, "invalid ip packets");
         assert_eq!(s.sections.len(), 5);
     }

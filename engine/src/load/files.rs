@@ -413,7 +413,10 @@ mod tests {
     #[test]
     fn text_archives_are_named_not_detected() {
         let dir = tempfile::tempdir().expect("tempdir");
-        touch(&dir.path().join("logs/conn.log"), b"#separator \\x09\n#path\tconn\n");
+        touch(
+            &dir.path().join("logs/conn.log"),
+            b"#separator \\x09\n#path\tconn\n",
+        );
         touch(&dir.path().join("logs/empty.log"), b"");
         let table = discover_as(&[dir.path().join("logs")], Some(Preset::Zeek)).expect("text");
         let formats: Vec<FileFormat> = table.files().iter().map(|f| f.format).collect();
