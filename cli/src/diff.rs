@@ -19,9 +19,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use compiler::source::SourceMap;
 use compiler::{CompileOptions, Compiled};
-use engine::load::{FileTable, Networks, ReadOptions};
+use engine::load::{FileTable, Networks};
 use engine::output::{consolidate, ResultRow, ResultSet};
-use engine::run::{Inputs, RunOptions};
+use engine::run::RunOptions;
 
 use crate::output;
 use crate::patterns::{self, CompiledSet};
@@ -97,56 +97,6 @@ fn git_show(dir: &Path, name: &Path, rev: &str) -> Result<String, String> {
         ));
     }
     String::from_utf8(out.stdout).map_err(|_| format!("git show {spec}: not UTF-8"))
-}
-
-/// The archive a data command reads (as `run::setup` opens it, without compiling patterns):
-/// `--sample` defaults, the networks file, the time window and text presets.
-pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
-    if args.sample {
-        let dir = run::sample_dir()?;
-        if args.flows.is_empty() {
-            args.flows.push(dir.join("flows"));
-        }
-        if args.events.is_empty() {
-            args.events.push(dir.join("events"));
-        }
-        if args.networks.is_none() {
-            args.networks = Some(dir.join("networks.csv"));
-        }
-    }
-    if args.flows.is_empty() {
-        bail!(
-            "no flow archive: give --flows PATH (or set `flows` in flowpat.toml, or use --sample)"
-        );
-    }
-    let networks = match &args.networks {
-        Some(path) => Networks::load(path)
-            .with_context(|| format!("reading networks file {}", path.display()))?,
-        None => bail!("no networks file: give --networks FILE (or set `networks` in flowpat.toml)"),
-    };
-    let mut read = ReadOptions {
-        strict: args.strict,
-        since: args.since.as_deref().map(run::parse_time).transpose()?,
-        until: args.until.as_deref().map(run::parse_time).transpose()?,
-        ..ReadOptions::default()
-    };
-    args.text.apply(&mut read)?;
-    let flows = engine::load::discover_as(&args.flows, args.text.flows_format)
-        .context("finding flow files")?;
-    let events = if args.events.is_empty() {
-        FileTable::default()
-    } else {
-        engine::load::discover_as(&args.events, args.text.events_format)
-            .context("finding event files")?
-    };
-    Ok((
-        Inputs {
-            flows,
-            events,
-            networks,
-        },
-        read,
-    ))
 }
 
 /// Compiles one revision; `use`d files come from the same revision. Also returns every used
@@ -327,7 +277,7 @@ pub fn diff_revisions(
     }
     let pairs = pair(&old_set.patterns, &new_set.patterns)?;
 
-    let inputs = open_inputs(&mut args)?;
+    let inputs = run::open_inputs(&mut args)?;
     let plans: Vec<compiler::plan::JoinPlan> = pairs
         .iter()
         .flat_map(|(o, n)| [o.plan.clone(), n.plan.clone()])

@@ -18,8 +18,8 @@ use engine::output::seconds_text;
 use engine::pivot::{self, Seed};
 use engine::run::{Inputs, RunOptions};
 
-use crate::diff::open_inputs;
 use crate::patterns;
+use crate::run::open_inputs;
 use crate::run::{self, RunArgs};
 use crate::views::{self, Graph};
 

@@ -196,18 +196,6 @@ pub struct Setup {
 /// Compiles the patterns (stopping before any data is read if one does not compile: `Ok(None)`),
 /// then finds the input files and reads the networks file.
 pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
-    if args.sample {
-        let dir = sample_dir()?;
-        if args.flows.is_empty() {
-            args.flows.push(dir.join("flows"));
-        }
-        if args.events.is_empty() {
-            args.events.push(dir.join("events"));
-        }
-        if args.networks.is_none() {
-            args.networks = Some(dir.join("networks.csv"));
-        }
-    }
     let files = patterns::pattern_files(&args.patterns)?;
     let compiled = patterns::compile_files(
         &files,
@@ -231,6 +219,29 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    let (inputs, read) = open_inputs(args)?;
+    Ok(Some(Setup {
+        compiled,
+        inputs,
+        read,
+    }))
+}
+
+/// Finds the input files (the built-in sample with `--sample`), reads the networks file and
+/// settles the read options: the data half of [`setup`], also used by `diff`.
+pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
+    if args.sample {
+        let dir = sample_dir()?;
+        if args.flows.is_empty() {
+            args.flows.push(dir.join("flows"));
+        }
+        if args.events.is_empty() {
+            args.events.push(dir.join("events"));
+        }
+        if args.networks.is_none() {
+            args.networks = Some(dir.join("networks.csv"));
+        }
     }
     if args.flows.is_empty() {
         bail!(
@@ -257,15 +268,14 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
         engine::load::discover_as(&args.events, args.text.events_format)
             .context("finding event files")?
     };
-    Ok(Some(Setup {
-        compiled,
-        inputs: Inputs {
+    Ok((
+        Inputs {
             flows,
             events,
             networks,
         },
         read,
-    }))
+    ))
 }
 
 /// `flowpat run`; with `cluster`, as one process of a cluster, where only process 0 prints or
