@@ -70,10 +70,17 @@ end
 
 /// The shared data folder, if present.
 fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("FLOWPAT_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/data"));
-    dir.is_dir().then_some(dir)
+    // `shared/data` beside the checkout (as CI lays it out), else the workplace's copy.
+    if let Some(dir) = std::env::var_os("FLOWPAT_SHARED_DATA") {
+        let dir = PathBuf::from(dir);
+        return dir.is_dir().then_some(dir);
+    }
+    [
+        workspace_root().join("../shared/data"),
+        PathBuf::from("/work/shared/data"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
 }
 
 /// `rel` under the shared data folder, or `None` after printing why the test skips.
