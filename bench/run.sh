@@ -8,7 +8,8 @@
 #   WORKERS=2       timely workers of the main flowpat run
 #   BREAKDOWN=1     also time each pattern alone, the single-connection patterns together,
 #                   a scan-only pattern, and --workers 1 (0: skip)
-#   PEERS=1         run the decode floor, DuckDB and Polars (0: skip)
+#   PEERS=1         run the decode floor, DuckDB (counts, and writing all result rows to CSV)
+#                   and Polars (0: skip)
 #   WATCH=1         incremental benchmark with `flowpat watch`, if the binary has it (0: skip)
 #   SKIP_BUILD=1    use the existing target/release/flowpat
 #

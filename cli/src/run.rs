@@ -102,7 +102,9 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
         let other = text.map_or(0, |t| t.other_types);
         let paired = text.map_or(0, |t| t.paired);
         let notable = verbose && (other > 0 || paired > 0);
-        if report.rows_skipped == 0 && report.negative_durations == 0 && !notable {
+        // Negative durations are data (kept), so they are told only when not `--quiet`;
+        // skipped rows are always told.
+        if report.rows_skipped == 0 && (report.negative_durations == 0 || !verbose) && !notable {
             continue;
         }
         let mut line = format!("{}: {} row(s) read", report.display, report.rows_read);
@@ -357,7 +359,11 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
 
     let results: Vec<&engine::output::ResultSet> = out.results.iter().collect();
     match &args.out {
-        Some(path) if results.len() > 1 || path.is_dir() => {
+        Some(path)
+            if results.len() > 1
+                || path.is_dir()
+                || path.as_os_str().to_string_lossy().ends_with('/') =>
+        {
             std::fs::create_dir_all(path)
                 .with_context(|| format!("creating {}", path.display()))?;
             for ((file, _), set) in compiled.patterns.iter().zip(&results) {
