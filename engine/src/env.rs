@@ -11,7 +11,7 @@ use compiler::plan::AddrBinding;
 
 use crate::datum::Datum;
 use crate::load::batch::{EventBatch, FlowBatch};
-use crate::load::networks::Networks;
+use crate::load::networks::{LabelId, Networks};
 use crate::model::{Addr, Conn, Event};
 
 fn conn_attr(c: &Conn, attr: Attr) -> Val<'_> {
@@ -51,6 +51,47 @@ fn addr_attr<'a>(networks: &'a Networks, addr: Addr, attr: Attr) -> Val<'a> {
         Attr::Disposition => Val::Str(networks.label_name(networks.label(addr))),
         _ => Val::Null,
     }
+}
+
+/// An address instance's attribute, read from the end of a batch row it is bound to
+/// (`src`/`dst`: the row's address and label at each end).
+fn bound_address<'a>(
+    addresses: &[AddrBinding],
+    inst: InstanceId,
+    attr: Attr,
+    src: (Addr, LabelId),
+    dst: (Addr, LabelId),
+    networks: &'a Networks,
+) -> Val<'a> {
+    let Some(binding) = addresses.iter().find(|a| a.address == inst) else {
+        return Val::Null;
+    };
+    let (addr, label) = match binding.role {
+        Role::Source => src,
+        Role::Destination => dst,
+    };
+    match attr {
+        Attr::Address => Val::Addr(addr),
+        Attr::Disposition => Val::Str(networks.label_name(label)),
+        _ => Val::Null,
+    }
+}
+
+/// The extra column `name` of batch row `row` (`columns` aligned with `names`).
+fn extra_cell<'a>(
+    names: &[String],
+    columns: &'a [Vec<Option<String>>],
+    row: usize,
+    name: &str,
+) -> Val<'a> {
+    names
+        .iter()
+        .position(|c| c == name)
+        .and_then(|k| columns.get(k))
+        .and_then(|col| col.get(row))
+        .and_then(|v| v.as_deref())
+        .map(Val::Str)
+        .unwrap_or(Val::Null)
 }
 
 /// One row of a decoded flow batch, with the scan's address bindings.
@@ -96,34 +137,21 @@ impl<'a> Env<'a> for FlowRowEnv<'a> {
                 _ => Val::Null,
             };
         }
-        let Some(binding) = self.addresses.iter().find(|a| a.address == inst) else {
-            return Val::Null;
-        };
-        let (addr, label) = match binding.role {
-            Role::Source => (b.src[i], b.src_label[i]),
-            Role::Destination => (b.dst[i], b.dst_label[i]),
-        };
-        match attr {
-            Attr::Address => Val::Addr(addr),
-            Attr::Disposition => Val::Str(self.networks.label_name(label)),
-            _ => Val::Null,
-        }
+        bound_address(
+            self.addresses,
+            inst,
+            attr,
+            (b.src[i], b.src_label[i]),
+            (b.dst[i], b.dst_label[i]),
+            self.networks,
+        )
     }
 
     fn column(&self, inst: InstanceId, name: &str) -> Val<'a> {
         if inst != self.instance {
             return Val::Null;
         }
-        let Some(k) = self.extra.iter().position(|c| c == name) else {
-            return Val::Null;
-        };
-        self.batch
-            .extra
-            .get(k)
-            .and_then(|col| col.get(self.row))
-            .and_then(|v| v.as_deref())
-            .map(Val::Str)
-            .unwrap_or(Val::Null)
+        extra_cell(self.extra, &self.batch.extra, self.row, name)
     }
 }
 
@@ -155,34 +183,21 @@ impl<'a> Env<'a> for EventRowEnv<'a> {
                 _ => Val::Null,
             };
         }
-        let Some(binding) = self.addresses.iter().find(|a| a.address == inst) else {
-            return Val::Null;
-        };
-        let (addr, label) = match binding.role {
-            Role::Source => (b.src[i], b.src_label[i]),
-            Role::Destination => (b.dst[i], b.dst_label[i]),
-        };
-        match attr {
-            Attr::Address => Val::Addr(addr),
-            Attr::Disposition => Val::Str(self.networks.label_name(label)),
-            _ => Val::Null,
-        }
+        bound_address(
+            self.addresses,
+            inst,
+            attr,
+            (b.src[i], b.src_label[i]),
+            (b.dst[i], b.dst_label[i]),
+            self.networks,
+        )
     }
 
     fn column(&self, inst: InstanceId, name: &str) -> Val<'a> {
         if inst != self.instance {
             return Val::Null;
         }
-        let Some(k) = self.extra.iter().position(|c| c == name) else {
-            return Val::Null;
-        };
-        self.batch
-            .extra
-            .get(k)
-            .and_then(|col| col.get(self.row))
-            .and_then(|v| v.as_deref())
-            .map(Val::Str)
-            .unwrap_or(Val::Null)
+        extra_cell(self.extra, &self.batch.extra, self.row, name)
     }
 }
 

@@ -132,35 +132,25 @@ pub(crate) fn scan_flows(
     extra: &[String],
     keep: &mut dyn FnMut(usize, usize, Datum),
 ) {
-    for (p, plan) in plans.iter().enumerate() {
-        for (s, scan) in plan.scans.iter().enumerate() {
-            if scan.entity != Entity::Connection {
-                continue;
-            }
-            for row in 0..batch.len() {
-                if scan.same_ends && batch.src[row] != batch.dst[row] {
-                    continue;
-                }
-                let pass = match &scan.filter {
-                    None => true,
-                    Some(f) => {
-                        let env = FlowRowEnv {
-                            batch,
-                            row,
-                            instance: scan.instance,
-                            addresses: &scan.addresses,
-                            networks,
-                            extra,
-                        };
-                        eval::test(f, &env)
-                    }
-                };
-                if pass {
-                    keep(p, s, Datum::Conn(Box::new(batch.to_conn(row))));
-                }
-            }
-        }
-    }
+    scan_batch(
+        plans,
+        Entity::Connection,
+        batch.len(),
+        |row| batch.src[row] == batch.dst[row],
+        |scan, row, f| {
+            let env = FlowRowEnv {
+                batch,
+                row,
+                instance: scan.instance,
+                addresses: &scan.addresses,
+                networks,
+                extra,
+            };
+            eval::test(f, &env)
+        },
+        |row| Datum::Conn(Box::new(batch.to_conn(row))),
+        keep,
+    );
 }
 
 /// [`scan_flows`] for event batches and event scans.
@@ -171,31 +161,51 @@ pub(crate) fn scan_events(
     extra: &[String],
     keep: &mut dyn FnMut(usize, usize, Datum),
 ) {
+    scan_batch(
+        plans,
+        Entity::Event,
+        batch.len(),
+        |row| batch.src[row] == batch.dst[row],
+        |scan, row, f| {
+            let env = EventRowEnv {
+                batch,
+                row,
+                instance: scan.instance,
+                addresses: &scan.addresses,
+                networks,
+                extra,
+            };
+            eval::test(f, &env)
+        },
+        |row| Datum::Event(Box::new(batch.to_event(row))),
+        keep,
+    );
+}
+
+/// The scan loop shared by flows and events: for every scan of `entity` in every plan, each
+/// row that satisfies `same_ends` (when the scan needs it) and the scan's filter is built as a
+/// record and handed to `keep`.
+#[allow(clippy::too_many_arguments)]
+fn scan_batch(
+    plans: &[Arc<JoinPlan>],
+    entity: Entity,
+    rows: usize,
+    same_ends: impl Fn(usize) -> bool,
+    passes: impl Fn(&compiler::plan::Scan, usize, &compiler::hir::Expr) -> bool,
+    record: impl Fn(usize) -> Datum,
+    keep: &mut dyn FnMut(usize, usize, Datum),
+) {
     for (p, plan) in plans.iter().enumerate() {
         for (s, scan) in plan.scans.iter().enumerate() {
-            if scan.entity != Entity::Event {
+            if scan.entity != entity {
                 continue;
             }
-            for row in 0..batch.len() {
-                if scan.same_ends && batch.src[row] != batch.dst[row] {
+            for row in 0..rows {
+                if scan.same_ends && !same_ends(row) {
                     continue;
                 }
-                let pass = match &scan.filter {
-                    None => true,
-                    Some(f) => {
-                        let env = EventRowEnv {
-                            batch,
-                            row,
-                            instance: scan.instance,
-                            addresses: &scan.addresses,
-                            networks,
-                            extra,
-                        };
-                        eval::test(f, &env)
-                    }
-                };
-                if pass {
-                    keep(p, s, Datum::Event(Box::new(batch.to_event(row))));
+                if scan.filter.as_ref().is_none_or(|f| passes(scan, row, f)) {
+                    keep(p, s, record(row));
                 }
             }
         }
