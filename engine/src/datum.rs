@@ -4,6 +4,8 @@
 //! read off the records through the plan's edges. After a group-by, a row is the group's
 //! address/record identities followed by the aggregate values.
 
+use std::sync::Arc;
+
 use compiler::eval::Val;
 use compiler::num::Num;
 
@@ -15,9 +17,9 @@ use crate::model::{Addr, Conn, Event};
 )]
 pub enum Datum {
     /// A bound connection.
-    Conn(Box<Conn>),
+    Conn(Arc<Conn>),
     /// A bound event.
-    Event(Box<Event>),
+    Event(Arc<Event>),
     /// An address.
     Addr(Addr),
     /// Absent value.

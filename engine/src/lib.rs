@@ -12,6 +12,7 @@ pub mod datum;
 pub mod env;
 pub mod estimate;
 pub mod generate;
+mod kernel;
 pub mod load;
 pub mod model;
 pub mod output;

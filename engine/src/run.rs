@@ -16,6 +16,7 @@ use compiler::plan::JoinPlan;
 use crate::cluster::{self, ClusterError, ClusterSpec};
 use crate::datum::Datum;
 use crate::env::{EventRowEnv, FlowRowEnv};
+use crate::kernel::{Columns, Filter};
 use crate::load::batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
 use crate::load::files::FileTable;
 use crate::load::networks::Networks;
@@ -135,7 +136,8 @@ pub(crate) fn scan_flows(
     scan_batch(
         plans,
         Entity::Connection,
-        batch.len(),
+        batch,
+        networks,
         |row| batch.src[row] == batch.dst[row],
         |scan, row, f| {
             let env = FlowRowEnv {
@@ -146,9 +148,9 @@ pub(crate) fn scan_flows(
                 networks,
                 extra,
             };
-            eval::test(f, &env)
+            as_bool(eval::eval(f, &env))
         },
-        |row| Datum::Conn(Box::new(batch.to_conn(row))),
+        |row| Datum::Conn(Arc::new(batch.to_conn(row))),
         keep,
     );
 }
@@ -164,7 +166,8 @@ pub(crate) fn scan_events(
     scan_batch(
         plans,
         Entity::Event,
-        batch.len(),
+        batch,
+        networks,
         |row| batch.src[row] == batch.dst[row],
         |scan, row, f| {
             let env = EventRowEnv {
@@ -175,38 +178,61 @@ pub(crate) fn scan_events(
                 networks,
                 extra,
             };
-            eval::test(f, &env)
+            as_bool(eval::eval(f, &env))
         },
-        |row| Datum::Event(Box::new(batch.to_event(row))),
+        |row| Datum::Event(Arc::new(batch.to_event(row))),
         keep,
     );
 }
 
-/// The scan loop shared by flows and events: for every scan of `entity` in every plan, each
-/// row that satisfies `same_ends` (when the scan needs it) and the scan's filter is built as a
-/// record and handed to `keep`.
+fn as_bool(v: eval::Val<'_>) -> Option<bool> {
+    match v {
+        eval::Val::Bool(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// The scan loop shared by flows and events: for every scan of `entity` in every plan, the
+/// rows that satisfy `same_ends` (when the scan needs it) and the scan's filter — evaluated
+/// a column at a time by [`Filter`], with `eval_row` for the parts it leaves to `eval` — are
+/// built as records (once per row, shared by every scan that keeps it) and handed to `keep`.
 #[allow(clippy::too_many_arguments)]
-fn scan_batch(
+fn scan_batch<C: Columns>(
     plans: &[Arc<JoinPlan>],
     entity: Entity,
-    rows: usize,
+    cols: &C,
+    networks: &Networks,
     same_ends: impl Fn(usize) -> bool,
-    passes: impl Fn(&compiler::plan::Scan, usize, &compiler::hir::Expr) -> bool,
+    eval_row: impl Fn(&compiler::plan::Scan, usize, &compiler::hir::Expr) -> Option<bool>,
     record: impl Fn(usize) -> Datum,
     keep: &mut dyn FnMut(usize, usize, Datum),
 ) {
+    let rows = cols.rows();
+    let mut records: Vec<Option<Datum>> = Vec::new();
+    let mut sel: Vec<u32> = Vec::with_capacity(rows);
     for (p, plan) in plans.iter().enumerate() {
         for (s, scan) in plan.scans.iter().enumerate() {
             if scan.entity != entity {
                 continue;
             }
-            for row in 0..rows {
-                if scan.same_ends && !same_ends(row) {
-                    continue;
-                }
-                if scan.filter.as_ref().is_none_or(|f| passes(scan, row, f)) {
-                    keep(p, s, record(row));
-                }
+            sel.clear();
+            sel.extend(0..rows as u32);
+            if scan.same_ends {
+                sel.retain(|&i| same_ends(i as usize));
+            }
+            if let Some(f) = &scan.filter {
+                Filter::new(f, cols, scan.instance, &scan.addresses, networks)
+                    .select(&mut sel, &|e, i| eval_row(scan, i, e));
+            }
+            if sel.is_empty() {
+                continue;
+            }
+            if records.is_empty() {
+                records.resize(rows, None);
+            }
+            for &i in &sel {
+                let d = records[i as usize].get_or_insert_with(|| record(i as usize));
+                keep(p, s, d.clone());
             }
         }
     }

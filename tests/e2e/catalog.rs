@@ -211,3 +211,36 @@ fn out_file_equals_stdout() {
     let written = std::fs::read_to_string(&out).expect("reading --out file");
     assert_eq!(written, stdout);
 }
+
+/// `--since`/`--until` select flows by start time; events are not cut by the window, so an
+/// alert the day before still precedes an FTP flow inside it (pattern 4 keeps e1 and e2 with
+/// c0, whose lags are 1 µs and 24 h across the window's start).
+#[test]
+fn time_window_selects_flows_not_the_events_before_them() {
+    use flowpat_tests::model::BASE_US;
+    let (fx, expected) = ftp_fixture();
+    let since = chrono::DateTime::from_timestamp_micros(BASE_US)
+        .expect("base time")
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let pattern = cli::pattern_path("ftp-exfiltration-temporal");
+    let events = fx.events_dir().expect("events");
+    let csv = cli::flowpat(&[
+        "run".as_ref(),
+        pattern.as_os_str(),
+        "--flows".as_ref(),
+        fx.flows_dir().as_os_str(),
+        "--events".as_ref(),
+        events.as_os_str(),
+        "--networks".as_ref(),
+        fx.networks_path().as_os_str(),
+        "--since".as_ref(),
+        since.as_ref(),
+        "--format".as_ref(),
+        "csv".as_ref(),
+        "--quiet".as_ref(),
+    ]);
+    let keys = catalog("ftp-exfiltration-temporal").key_columns;
+    let got = cli::parse_results(&csv, keys);
+    assert_results_eq(&got, &expected.temporal, "--since at the first FTP flow");
+}

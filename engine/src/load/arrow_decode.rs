@@ -593,6 +593,8 @@ impl<'a> EventDecoder<'a> {
         networks: &'a Networks,
         opts: ReadOptions,
     ) -> EventDecoder<'a> {
+        // `--since`/`--until` select flows; an event outside may precede a flow inside.
+        let opts = opts.for_events();
         let kinds = [
             Kind::Time,
             Kind::Address,

@@ -53,10 +53,11 @@ pub const MAX_PROBLEMS_PER_FILE: usize = 10;
 pub struct ReadOptions {
     /// Fail on the first bad row instead of skipping and counting it.
     pub strict: bool,
-    /// Keep only records at or after this time (UTC micros): flows by `start_time`, events by
-    /// `time`. Parquet row groups whose statistics lie entirely outside are not read.
+    /// Keep only flows that start at or after this time (UTC micros). Parquet row groups whose
+    /// statistics lie entirely outside are not read. Events are never cut by the window: an
+    /// event before `since` may still precede a flow inside it (`event before conn within 24h`).
     pub since: Option<i64>,
-    /// Keep only records strictly before this time (UTC micros).
+    /// Keep only flows that start strictly before this time (UTC micros).
     pub until: Option<i64>,
     /// Rows per decoded batch (memory is bounded by a few batches per reader).
     pub batch_rows: usize,
@@ -84,6 +85,15 @@ impl ReadOptions {
     /// Whether a time window is set.
     pub fn has_window(&self) -> bool {
         self.since.is_some() || self.until.is_some()
+    }
+
+    /// The options for reading events: the same, without the flow time window.
+    pub fn for_events(&self) -> ReadOptions {
+        ReadOptions {
+            since: None,
+            until: None,
+            ..*self
+        }
     }
 
     /// Whether `time` lies in the window (`since <= time < until`).
@@ -354,6 +364,7 @@ pub fn read_events(
     opts: &ReadOptions,
     sink: &mut dyn FnMut(EventBatch),
 ) -> Result<LoadReport, LoadError> {
+    let opts = &opts.for_events();
     let decoder = EventDecoder::new(file.id, &file.display, req, networks, *opts);
     read_any(file, decoder, opts, sink)
 }
