@@ -72,3 +72,98 @@ impl Datum {
 
 /// A dataflow row.
 pub type Row = Vec<Datum>;
+
+/// A join or group key made of addresses: fixed-size for the common one- and two-address keys,
+/// so keys are compared as integers and cost no allocation.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Key {
+    /// No address (a cross product).
+    Zero,
+    /// One address.
+    One(Addr),
+    /// Two addresses.
+    Two(Addr, Addr),
+    /// More.
+    Many(Vec<Addr>),
+}
+
+impl Key {
+    /// The key of `addrs`, in order.
+    pub fn of(mut addrs: impl ExactSizeIterator<Item = Addr>) -> Key {
+        match addrs.len() {
+            0 => Key::Zero,
+            1 => Key::One(addrs.next().expect("one address")),
+            2 => {
+                let a = addrs.next().expect("two addresses");
+                Key::Two(a, addrs.next().expect("two addresses"))
+            }
+            _ => Key::Many(addrs.collect()),
+        }
+    }
+
+    /// The `i`-th address.
+    pub fn get(&self, i: usize) -> Addr {
+        match (self, i) {
+            (Key::One(a), 0) | (Key::Two(a, _), 0) | (Key::Two(_, a), 1) => *a,
+            (Key::Many(v), i) => v[i],
+            _ => panic!("key has no address {i}"),
+        }
+    }
+}
+
+/// The key of a group: its addresses alone when it groups by addresses only (the common
+/// case), else the addresses and records as a row.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum GroupKey {
+    /// Grouped by addresses only.
+    Addrs(Key),
+    /// Grouped by records too.
+    Row(Row),
+}
+
+impl GroupKey {
+    /// The `i`-th grouped value.
+    pub fn get(&self, i: usize) -> Datum {
+        match self {
+            GroupKey::Addrs(k) => Datum::Addr(k.get(i)),
+            GroupKey::Row(r) => r[i].clone(),
+        }
+    }
+}
+
+/// The aggregate arguments of one row: without allocation for one aggregate.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Vals {
+    /// One aggregate.
+    One(Datum),
+    /// Several (or none).
+    Many(Row),
+}
+
+impl Vals {
+    /// From the argument values, in aggregate order.
+    pub fn of(mut vals: Vec<Datum>) -> Vals {
+        if vals.len() == 1 {
+            Vals::One(vals.pop().expect("one value"))
+        } else {
+            Vals::Many(vals)
+        }
+    }
+
+    /// The `k`-th aggregate's argument.
+    pub fn get(&self, k: usize) -> &Datum {
+        match self {
+            Vals::One(d) => {
+                assert_eq!(k, 0, "one aggregate");
+                d
+            }
+            Vals::Many(r) => &r[k],
+        }
+    }
+}

@@ -20,7 +20,7 @@ use differential_dataflow::VecCollection;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::worker::Worker;
 
-use crate::datum::{Datum, Row};
+use crate::datum::{Datum, GroupKey, Key, Row, Vals};
 use crate::env::{RowEnv, RowLayout};
 use crate::load::networks::Networks;
 use crate::model::Addr;
@@ -133,10 +133,7 @@ pub fn render(
                     .expect("plan: joins follow the first record")
                     .map(move |row| {
                         (
-                            left_key
-                                .iter()
-                                .map(|b| read_addr(&row, &left_layout, b))
-                                .collect::<Vec<Addr>>(),
+                            Key::of(left_key.iter().map(|b| read_addr(&row, &left_layout, b))),
                             row,
                         )
                     });
@@ -150,15 +147,7 @@ pub fn render(
                     &mut counts,
                 );
                 let keyed_right = scan_coll
-                    .map(move |d| {
-                        (
-                            right_key
-                                .iter()
-                                .map(|b| rec_addr(&d, b.role))
-                                .collect::<Vec<Addr>>(),
-                            d,
-                        )
-                    })
+                    .map(move |d| (Key::of(right_key.iter().map(|b| rec_addr(&d, b.role))), d))
                     .arrange_by_key();
                 layout
                     .records
@@ -227,7 +216,7 @@ pub fn render(
                                     key_layout.address(&row, to).expect("plan: bound chain end"),
                                 );
                             }
-                            (key, row)
+                            (Key::of(key.into_iter()), row)
                         });
                         let reach_keyed = reach
                             .map(move |(a, b)| {
@@ -238,7 +227,7 @@ pub fn render(
                                 if to_bound {
                                     key.push(b);
                                 }
-                                (key, (a, b))
+                                (Key::of(key.into_iter()), (a, b))
                             })
                             .arrange_by_key();
                         let mut slot = width;
@@ -295,24 +284,13 @@ pub fn render(
                 let outer_key = anti.outer_key.clone();
                 let keyed_outer = rows.clone().map(move |row| {
                     (
-                        outer_key
-                            .iter()
-                            .map(|b| read_addr(&row, &outer_layout, b))
-                            .collect::<Vec<Addr>>(),
+                        Key::of(outer_key.iter().map(|b| read_addr(&row, &outer_layout, b))),
                         row,
                     )
                 });
                 let inner_key = anti.inner_key.clone();
                 let keyed_inner = inner
-                    .map(move |d| {
-                        (
-                            inner_key
-                                .iter()
-                                .map(|b| rec_addr(&d, b.role))
-                                .collect::<Vec<Addr>>(),
-                            d,
-                        )
-                    })
+                    .map(move |d| (Key::of(inner_key.iter().map(|b| rec_addr(&d, b.role))), d))
                     .arrange_by_key();
                 let mut pair_layout = layout.clone();
                 pair_layout
@@ -359,35 +337,44 @@ pub fn render(
                     let args: Vec<Option<compiler::hir::Expr>> =
                         group.aggregates.iter().map(|a| a.arg.clone()).collect();
                     let nets = networks.clone();
+                    let by_addresses = by.iter().all(|i| entities[i.index()] == Entity::Address);
                     let keyed = rows.map(move |row| {
-                        let key: Row = by
-                            .iter()
-                            .map(|i| match entities[i.index()] {
-                                Entity::Address => Datum::Addr(
-                                    key_layout
-                                        .address(&row, *i)
-                                        .expect("plan: grouped address is bound"),
-                                ),
-                                _ => key_layout
-                                    .record(&row, *i)
-                                    .cloned()
-                                    .expect("plan: grouped record is bound"),
-                            })
-                            .collect();
+                        let address = |i: &compiler::hir::InstanceId| {
+                            key_layout
+                                .address(&row, *i)
+                                .expect("plan: grouped address is bound")
+                        };
+                        let key = if by_addresses {
+                            GroupKey::Addrs(Key::of(by.iter().map(address)))
+                        } else {
+                            GroupKey::Row(
+                                by.iter()
+                                    .map(|i| match entities[i.index()] {
+                                        Entity::Address => Datum::Addr(address(i)),
+                                        _ => key_layout
+                                            .record(&row, *i)
+                                            .cloned()
+                                            .expect("plan: grouped record is bound"),
+                                    })
+                                    .collect(),
+                            )
+                        };
                         let env = RowEnv {
                             layout: &key_layout,
                             row: &row,
                             networks: &nets,
                             aggs: &[],
                         };
-                        let vals: Row = args
-                            .iter()
-                            .map(|a| {
-                                a.as_ref()
-                                    .map(|e| Datum::from_val(&eval::eval(e, &env)))
-                                    .unwrap_or(Datum::Null)
-                            })
-                            .collect();
+                        let val = |a: &Option<compiler::hir::Expr>| {
+                            a.as_ref()
+                                .map(|e| Datum::from_val(&eval::eval(e, &env)))
+                                .unwrap_or(Datum::Null)
+                        };
+                        let vals = if args.len() == 1 {
+                            Vals::One(val(&args[0]))
+                        } else {
+                            Vals::Many(args.iter().map(val).collect())
+                        };
                         (key, vals)
                     });
                     let funcs: Vec<AggFunc> = group.aggregates.iter().map(|a| a.func).collect();
@@ -401,7 +388,9 @@ pub fn render(
                     };
                     let nets = networks.clone();
                     let reduced = keyed.reduce(
-                        move |_key, input: &[(&Row, isize)], out: &mut Vec<((Row, i64), isize)>| {
+                        move |_key,
+                              input: &[(&Vals, isize)],
+                              out: &mut Vec<((Row, i64), isize)>| {
                             let aggs = aggregate(&funcs, input);
                             let matches: i64 = input.iter().map(|(_, d)| *d as i64).sum();
                             let env = RowEnv {
@@ -520,7 +509,7 @@ fn project(items: &[OutputItem], layout: &RowLayout, row: &[Datum], _aggs: Optio
 fn project_group(
     items: &[OutputItem],
     by: &[compiler::hir::InstanceId],
-    key: &Row,
+    key: &GroupKey,
     aggs: &Row,
 ) -> Row {
     items
@@ -531,7 +520,7 @@ fn project_group(
                     .iter()
                     .position(|b| b == i)
                     .expect("resolve: exported instances are grouped");
-                key[pos].clone()
+                key.get(pos)
             }
             OutputItem::Aggregate(k) => aggs[*k].clone(),
         })
@@ -539,29 +528,31 @@ fn project_group(
 }
 
 /// Computes the aggregates of one group from its (argument values, multiplicity) pairs.
-fn aggregate(funcs: &[AggFunc], input: &[(&Row, isize)]) -> Row {
+fn aggregate(funcs: &[AggFunc], input: &[(&Vals, isize)]) -> Row {
     funcs
         .iter()
         .enumerate()
         .map(|(k, func)| match func {
             AggFunc::Count => Datum::Int(input.iter().map(|(_, d)| *d as i128).sum()),
             AggFunc::CountDistinct => {
-                // `input` is sorted by value; count distinct non-null values present.
-                let mut n = 0i128;
-                let mut last: Option<&Datum> = None;
-                for (vals, d) in input {
-                    let v = &vals[k];
-                    if *d > 0 && !matches!(v, Datum::Null) && last != Some(v) {
-                        n += 1;
-                        last = Some(v);
-                    }
+                // Distinct non-null values present. `input` is sorted by the whole argument
+                // tuple, which orders the values of the first aggregate only.
+                let mut present: Vec<&Datum> = input
+                    .iter()
+                    .filter(|(_, d)| *d > 0)
+                    .map(|(vals, _)| vals.get(k))
+                    .filter(|v| !matches!(v, Datum::Null))
+                    .collect();
+                if k > 0 {
+                    present.sort();
                 }
-                Datum::Int(n)
+                present.dedup();
+                Datum::Int(present.len() as i128)
             }
             AggFunc::Sum => {
                 let mut acc: Option<Val<'_>> = None;
                 for (vals, d) in input {
-                    let v = vals[k].to_val();
+                    let v = vals.get(k).to_val();
                     let times = Val::int(*d as i128);
                     let term = match (&v, &times) {
                         (Val::Num(a), Val::Num(b)) => Val::Num(a.mul(b)),
@@ -583,7 +574,7 @@ fn aggregate(funcs: &[AggFunc], input: &[(&Row, isize)]) -> Row {
                     if *d <= 0 {
                         continue;
                     }
-                    let v = vals[k].to_val();
+                    let v = vals.get(k).to_val();
                     if matches!(v, Val::Null) {
                         continue;
                     }

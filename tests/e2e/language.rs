@@ -265,3 +265,45 @@ end
     let expected = rows(&[(&["0", "0"], 1), (&["1", "1"], 1)]);
     assert_results_eq(&actual, &expected, "labels compared across records");
 }
+
+/// `count distinct` as a second aggregate: the group's rows are ordered by the whole argument
+/// tuple (bytes first), so ports 80, 443, 80 arrive unsorted and must still count as 2.
+#[test]
+fn count_distinct_after_another_aggregate() {
+    let mut fx = Fixture::new(NETWORKS);
+    let flows = [(100u64, 80u16), (200, 443), (300, 80)]
+        .iter()
+        .enumerate()
+        .map(|(k, (bytes, port))| {
+            let mut f = Flow::new(
+                proto::TCP,
+                "10.1.0.1",
+                40000 + k as u16,
+                "203.0.113.1",
+                *port,
+            );
+            f.bytes_sent = *bytes;
+            f
+        })
+        .collect();
+    fx.flows("web.parquet", flows);
+    let pattern = write_pattern(
+        fx.path(),
+        "spread.pattern",
+        "search spread is
+   instance src : NetworkAddress;
+   instance conn : NetworkConnection;
+   instance dst : NetworkAddress;
+   connections conn.source connects src; conn.destination connects dst; end
+   group by src, dst
+      total = sum conn.bytesSent;
+      ports = count distinct conn.destPort;
+   end
+   export src; dst; total; ports; end
+end
+",
+    );
+    let actual = parse_results(&run(&fx, &pattern, &[]), &["src", "dst", "total", "ports"]);
+    let expected = rows(&[(&["10.1.0.1", "203.0.113.1", "600", "2"], 3)]);
+    assert_results_eq(&actual, &expected, "sum then count distinct");
+}
