@@ -134,8 +134,7 @@ pub fn catalog(mut args: RunArgs, format: CatalogFormat) -> Result<ExitCode> {
 
 fn print(entries: &[Entry], format: CatalogFormat) -> Result<()> {
     use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = crate::output::stdout();
     match format {
         CatalogFormat::Table => {
             let mut table = comfy_table::Table::new();
@@ -151,11 +150,12 @@ fn print(entries: &[Entry], format: CatalogFormat) -> Result<()> {
                 "Access",
                 "Scheduled",
             ]);
+            let safe = |s: &str| crate::output::terminal_safe(s).into_owned();
             for e in entries {
                 table.add_row([
-                    e.name.clone(),
-                    e.description.clone(),
-                    e.author.clone(),
+                    safe(&e.name),
+                    safe(&e.description),
+                    safe(&e.author),
                     e.estimate
                         .as_ref()
                         .map(results_text)
@@ -164,8 +164,8 @@ fn print(entries: &[Entry], format: CatalogFormat) -> Result<()> {
                         .as_ref()
                         .map(|x| runtime_text(x.runtime))
                         .unwrap_or_else(|| "-".into()),
-                    e.access.clone(),
-                    e.schedule.clone(),
+                    safe(&e.access),
+                    safe(&e.schedule),
                 ]);
             }
             writeln!(out, "{table}")?;

@@ -4,6 +4,7 @@
 //! `--process`, `--hostfile` and `--connect-timeout` into a `ClusterSpec`, and checks, before a
 //! long job, that every address of a hostfile accepts a TCP connection.
 
+use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -128,7 +129,8 @@ pub fn cluster_check(hostfile: &Path, timeout: &str) -> Result<ExitCode> {
             .collect()
     });
     let width = addresses.iter().map(String::len).max().unwrap_or(0).max(7);
-    println!("process  {:<width$}  status", "address");
+    let mut out = crate::output::stdout();
+    writeln!(out, "process  {:<width$}  status", "address")?;
     let mut open = 0;
     for (process, (address, answer)) in addresses.iter().zip(&answers).enumerate() {
         let status = match answer {
@@ -138,7 +140,11 @@ pub fn cluster_check(hostfile: &Path, timeout: &str) -> Result<ExitCode> {
             }
             Answer::Refused(why) | Answer::Failed(why) => why.clone(),
         };
-        println!("{process:<7}  {address:<width$}  {status}");
+        writeln!(
+            out,
+            "{process:<7}  {address:<width$}  {}",
+            crate::output::terminal_safe(&status)
+        )?;
     }
     eprintln!(
         "{open} of {} address(es) accept connections",

@@ -11,7 +11,7 @@
 //! Saved-results diff compares two files written by `run --out` (CSV or Parquet) by their
 //! columns other than `matches`, and reports the provenance Parquet files carry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -267,14 +267,24 @@ pub fn diff_revisions(
         params: args.params.clone(),
     };
     let (old_rev, new_rev) = (Revision::parse(old), Revision::parse(new));
-    let (old_set, _) = compile_revision(&old_rev, &options)?;
-    let (new_set, _) = compile_revision(&new_rev, &options)?;
+    let (old_set, old_uses) = compile_revision(&old_rev, &options)?;
+    let (new_set, new_uses) = compile_revision(&new_rev, &options)?;
     for set in [&old_set, &new_set] {
         eprint!("{}", patterns::render_diagnostics(set, patterns::color()));
     }
     if old_set.has_errors() || new_set.has_errors() {
         bail!("a revision does not compile; nothing compared");
     }
+    // A parameter is known if either revision (or a file it uses) declares it.
+    let mut declared = BTreeSet::new();
+    for (set, uses) in [(&old_set, &old_uses), (&new_set, &new_uses)] {
+        let root = set.sources.get(compiler::source::SourceId(0));
+        declared.extend(patterns::declared_params(&root.text));
+        for text in uses.values() {
+            declared.extend(patterns::declared_params(text));
+        }
+    }
+    patterns::check_params(&options.params, &declared)?;
     let pairs = pair(&old_set.patterns, &new_set.patterns)?;
 
     let inputs = run::open_inputs(&mut args)?;
@@ -290,8 +300,7 @@ pub fn diff_revisions(
     let out =
         engine::run::run(&plans, &inputs.0, &run_options).context("running both revisions")?;
 
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
+    let mut w = output::stdout();
     let mut differ = false;
     for (k, (o, _)) in pairs.iter().enumerate() {
         let (old_res, new_res) = (&out.results[2 * k], &out.results[2 * k + 1]);
@@ -353,7 +362,7 @@ fn write_comparison(
             csv.flush()?;
         }
         DiffFormat::Table => {
-            writeln!(w, "{}", new.pattern)?;
+            writeln!(w, "{}", output::terminal_safe(&new.pattern))?;
             writeln!(w, "  OLD {old_label}: {} result(s)", old.rows.len())?;
             writeln!(w, "  NEW {new_label}: {} result(s)", new.rows.len())?;
             writeln!(
@@ -428,9 +437,68 @@ pub fn read_saved(path: &Path) -> Result<Saved> {
     })
 }
 
+/// The printed text of each value of a Parquet column written by `run`: the same text CSV
+/// has (times in RFC 3339 with microseconds, `durationSeconds` as exact decimal seconds,
+/// absent values empty), so typed and older all-text files and CSV compare alike.
+fn column_text(column: &dyn arrow::array::Array, path: &Path) -> Result<Vec<String>> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::{
+        DataType, Decimal128Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt64Type,
+    };
+    let n = column.len();
+    let texts = |f: &dyn Fn(usize) -> String| -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                if column.is_null(i) {
+                    String::new()
+                } else {
+                    f(i)
+                }
+            })
+            .collect()
+    };
+    Ok(match column.data_type() {
+        DataType::UInt64 => {
+            let a = column.as_primitive::<UInt64Type>();
+            texts(&|i| a.value(i).to_string())
+        }
+        DataType::Int64 => {
+            let a = column.as_primitive::<Int64Type>();
+            texts(&|i| a.value(i).to_string())
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let a = column.as_primitive::<TimestampMicrosecondType>();
+            texts(&|i| compiler::hir::format_time(a.value(i)))
+        }
+        DataType::Decimal128(_, scale) if (0..=38).contains(scale) => {
+            let a = column.as_primitive::<Decimal128Type>();
+            let denominator = 10i128.pow(u32::from(scale.unsigned_abs()));
+            texts(&|i| {
+                compiler::num::Num::ratio(a.value(i), denominator)
+                    .map(|x| x.to_string())
+                    .unwrap_or_default()
+            })
+        }
+        DataType::Boolean => {
+            let a = column.as_boolean();
+            texts(&|i| a.value(i).to_string())
+        }
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            texts(&|i| a.value(i).to_string())
+        }
+        DataType::LargeUtf8 => {
+            let a = column.as_string::<i64>();
+            texts(&|i| a.value(i).to_string())
+        }
+        other => bail!(
+            "{}: column of type {other} is not one `run` writes",
+            path.display()
+        ),
+    })
+}
+
 fn read_saved_parquet(path: &Path) -> Result<Saved> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{DataType, UInt64Type};
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .with_context(|| format!("reading Parquet {}", path.display()))?;
@@ -454,39 +522,7 @@ fn read_saved_parquet(path: &Path) -> Result<Saved> {
         let columns: Vec<Vec<String>> = batch
             .columns()
             .iter()
-            .map(|column| -> Result<Vec<String>> {
-                let cell = |i: usize| column.is_null(i);
-                Ok(match column.data_type() {
-                    DataType::UInt64 => {
-                        let a = column.as_primitive::<UInt64Type>();
-                        (0..a.len())
-                            .map(|i| {
-                                if cell(i) {
-                                    String::new()
-                                } else {
-                                    a.value(i).to_string()
-                                }
-                            })
-                            .collect()
-                    }
-                    DataType::Utf8 => {
-                        let a = column.as_string::<i32>();
-                        (0..a.len())
-                            .map(|i| {
-                                if cell(i) {
-                                    String::new()
-                                } else {
-                                    a.value(i).to_string()
-                                }
-                            })
-                            .collect()
-                    }
-                    other => bail!(
-                        "{}: column of type {other} is not one `run` writes",
-                        path.display()
-                    ),
-                })
-            })
+            .map(|column| column_text(column.as_ref(), path))
             .collect::<Result<_>>()?;
         for i in 0..batch.num_rows() {
             rows.push(columns.iter().map(|c| c[i].clone()).collect());
@@ -564,8 +600,7 @@ pub fn diff_results(
         .filter(|k| new_rows.contains_key(*k))
         .count();
     let limit = limit.unwrap_or(usize::MAX);
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
+    let mut w = output::stdout();
     match format {
         DiffFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut w);
@@ -605,9 +640,9 @@ pub fn diff_results(
                 }
                 let mut table = comfy_table::Table::new();
                 table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
-                table.set_header(old.header.clone());
+                table.set_header(old.header.iter().map(|h| output::table_cell(h, usize::MAX)));
                 for row in rows.iter().take(limit) {
-                    table.add_row(row.iter().map(|c| output::truncate(c, 40)));
+                    table.add_row(row.iter().map(|c| output::table_cell(c, 40)));
                 }
                 writeln!(w, "{title}\n{table}")?;
             }

@@ -5,6 +5,23 @@
 //! from `check`, unformatted files from `fmt --check`, differences from `diff`), 2 usage,
 //! 3 data or I/O error.
 
+// `eprintln!`/`eprint!` of std panic when stderr is gone (`flowpat … 2>&1 | head`); these,
+// defined before the modules so that they shadow std's everywhere in the crate, drop what
+// cannot be written instead. Results go to stdout through `output::stdout()`.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod catalog;
 mod cluster;
 mod config;
@@ -20,12 +37,15 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  flowpat run patterns/ --flows archive/flows --events archive/events --networks networks.csv
+  flowpat run patterns/ --flows archive/flows --events archive/events \\
+      --networks networks.csv
   flowpat check patterns/
   flowpat explain patterns/ftp-exfiltration-temporal.pattern
   flowpat generate --rows 100000 --seed 1 --out sample";
@@ -77,12 +97,19 @@ enum Command {
     /// Run patterns over flow and event archives and print the results
     #[command(after_help = "Examples:
   flowpat run patterns/ --sample
-  flowpat run patterns/ --flows archive/flows --events archive/events --networks networks.csv
-  flowpat run patterns/exfiltration.pattern --flows 'archive/flows/2024-05-*.parquet' --networks nets.csv \\
+  flowpat run patterns/ --flows archive/flows --events archive/events \\
+      --networks networks.csv
+  flowpat run patterns/exfiltration.pattern --networks nets.csv \\
+      --flows 'archive/flows/2024-05-*.parquet' \\
       --param threshold=5MB --format csv --out exfil.csv
-  flowpat run patterns/ --sample --workers 2 --format jsonl --out results/
-  flowpat run patterns/ --flows /data/flows --networks nets.csv --hostfile hosts.txt --process 0
-      (one process per host:port of hosts.txt, each with its --process; see README)")]
+  flowpat run patterns/ --sample --format csv --out results/
+  flowpat run patterns/ --sample --workers 2 --format jsonl > results.jsonl
+  flowpat run patterns/ --flows /data/flows --networks nets.csv \\
+      --hostfile hosts.txt --process 0
+(a cluster run: one process per line of hosts.txt, each with its own --process; see README)
+
+With several patterns, csv, html, dot and parquet output go to one file per pattern in
+--out DIR/; table and jsonl (which has a `pattern` field) can share standard output.")]
     Run {
         /// Pattern files or folders (every *.pattern inside)
         #[arg(required = true)]
@@ -137,7 +164,9 @@ enum Command {
     /// Explain one result: which records bound each instance and which clause each satisfied
     #[command(after_help = "Examples:
   flowpat why patterns/exfiltration.pattern --sample --row 0
-  flowpat why patterns/ftp-exfiltration.pattern --flows f/ --events e/ --networks n.csv --key conn=part-0001.parquet:774")]
+  flowpat why patterns/port-jumping.pattern --sample --key srcadr=10.255.3.2
+  flowpat why patterns/ftp-exfiltration.pattern --flows f/ --events e/ \\
+      --networks n.csv --key conn=part-0001.parquet:774")]
     Why {
         /// The pattern file (its first pattern, or the one named by --pattern)
         pattern: PathBuf,
@@ -177,10 +206,11 @@ enum Command {
     /// archive its estimated results and runtime (from a sample of the archive)
     #[command(after_help = "Examples:
   flowpat catalog
-  flowpat catalog patterns/ --flows archive/flows --events archive/events --networks networks.csv
+  flowpat catalog patterns/ --flows archive/flows --events archive/events \\
+      --networks networks.csv
   flowpat catalog --sample --format csv")]
     Catalog {
-        /// Pattern files or folders [default: patterns]
+        /// Pattern files or folders
         #[arg(default_value = "patterns")]
         patterns: Vec<PathBuf>,
         #[command(flatten)]
@@ -203,7 +233,8 @@ enum Command {
     #[command(after_help = "Examples:
   flowpat import --from zeek logs/conn.*.log.gz --out archive/flows
   flowpat import --from suricata --kind events eve.json --out archive/events
-  flowpat import --from nfdump --tz +02:00 --biflow 60s flows.csv --out archive/flows
+  flowpat import --from nfdump --tz +02:00 --biflow 60s flows.csv \\
+      --out archive/flows
 
 Each row keeps `source_file` (the input as given) and `source_row` (its record ordinal there), so a
 run over the import prints the same conn.row values as a run over the text; conn.file then names
@@ -212,8 +243,10 @@ the part file.")]
     /// Compare two revisions of a pattern on the same data (one run), or two saved result files;
     /// exit 1 when they differ
     #[command(after_help = "Examples:
-  flowpat diff patterns/exfiltration.pattern@HEAD~1 patterns/exfiltration.pattern --sample
-  flowpat diff old.pattern new.pattern --flows archive/flows --networks networks.csv --format csv
+  flowpat diff patterns/exfiltration.pattern@HEAD~1 \\
+      patterns/exfiltration.pattern --sample
+  flowpat diff old.pattern new.pattern --flows archive/flows \\
+      --networks networks.csv --format csv
   flowpat diff --results monday.parquet tuesday.parquet")]
     Diff {
         /// OLD: a pattern file, or PATH@REV read from git (or, with --results, a saved result file)
@@ -244,7 +277,8 @@ the part file.")]
     /// From an address, a connection, an event or an earlier result file to its neighbourhood in
     /// a time window: flows in and out, peers, events, and the catalog patterns it appears in
     #[command(after_help = "Examples:
-  flowpat pivot --address 10.0.1.7 --at 2024-03-02T10:00:00Z --window 1h --sample
+  flowpat pivot --address 10.0.1.7 --at 2024-03-02T10:00:00Z --window 1h \\
+      --sample
   flowpat pivot --conn part-0001.parquet:774 --window 30m --sample
   flowpat pivot --from exfil.csv --sample --format csv --out hood.csv
   flowpat pivot --from hood.csv --sample --format html --out hood.html")]
@@ -258,7 +292,7 @@ the part file.")]
         /// An event, as results name it: FILE:ROW (repeatable)
         #[arg(long = "event", value_name = "FILE:ROW")]
         event_records: Vec<String>,
-        /// Every record (or record-less row's addresses) of a results or pivot CSV
+        /// Every record (or record-less row's addresses) of a results or pivot CSV, or results Parquet
         #[arg(long, value_name = "CSV")]
         from: Option<PathBuf>,
         /// How far before and after each record's time to look [default: 1h]
@@ -422,7 +456,7 @@ fn fmt(args: &[PathBuf], check: bool) -> Result<ExitCode> {
         }
         unformatted += 1;
         if check {
-            println!("{}", file.display());
+            writeln!(output::stdout(), "{}", file.display())?;
         } else {
             let dir = file
                 .parent()
@@ -446,13 +480,55 @@ fn fmt(args: &[PathBuf], check: bool) -> Result<ExitCode> {
     })
 }
 
+/// A mistake on the command line found after parsing (an unknown `--param`, an output that
+/// cannot go where it is sent): exit 2, as for clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A [`UsageError`] as an `anyhow` error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.into()))
+}
+
+/// An error and its causes on one line, as `{:#}` prints them, but a cause is left out when
+/// the message before it already ends with its text (libraries that both format their source
+/// into their message and chain it would otherwise print it twice).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.is_empty() && (text.is_empty() || out.ends_with(&text)) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stopped reading (`| head`) is not an error.
+        Err(e) if output::stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(3)
+            eprintln!("error: {}", error_text(&e));
+            if e.chain().any(|c| c.is::<UsageError>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(3)
+            }
         }
     }
 }
@@ -476,7 +552,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let warnings = set.diagnostics.len() - errors;
                     eprintln!("checked {} file(s): {} pattern(s) ok, {errors} error(s), {warnings} warning(s)", files.len(), set.patterns.len());
                 }
-                DiagFormat::Json => print!("{}", patterns::diagnostics_json(&set)),
+                DiagFormat::Json => {
+                    write!(output::stdout(), "{}", patterns::diagnostics_json(&set))?
+                }
             }
             Ok(if set.has_errors() {
                 ExitCode::from(1)
@@ -526,7 +604,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
             let texts: Vec<String> = set.patterns.iter().map(|(_, c)| c.explain()).collect();
-            print!("{}", texts.join("\n"));
+            write!(output::stdout(), "{}", texts.join("\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -573,7 +651,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 text,
             };
             config::apply(&mut args, config.as_deref(), workers_given)?;
-            output::set_context(diff::output_context(&args));
             run::run(args, cluster)
         }
         Command::Why {
@@ -606,12 +683,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fmt { patterns, check } => fmt(&patterns, check),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "flowpat",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "flowpat", &mut script);
+            output::stdout().write_all(&script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog {

@@ -7,11 +7,96 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Decimal128Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
+use compiler::model::Entity;
 use engine::load::FileTable;
-use engine::output::ResultSet;
+use engine::output::{Cell, ColumnType, ResultSet};
+
+/// Standard output for results. Writing to a closed pipe (`flowpat run … | head`) fails with
+/// [`StdoutClosed`] inside the `BrokenPipe` error, which `main` turns into a quiet exit 0.
+pub struct Stdout(std::io::StdoutLock<'static>);
+
+/// The marker error of a write to a closed standard output.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+fn mark_closed(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::io::Error::new(std::io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(mark_closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(mark_closed)
+    }
+}
+
+/// Locked standard output, for results.
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+/// Whether `e` comes from a write to a closed standard output (see [`Stdout`]).
+pub fn stdout_closed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<StdoutClosed>()
+            || c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<StdoutClosed>())
+            || c.downcast_ref::<csv::Error>()
+                .is_some_and(|csv| match csv.kind() {
+                    csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|i| i.is::<StdoutClosed>()),
+                    _ => false,
+                })
+    })
+}
+
+/// Text from data made safe for a terminal: C0 and C1 control characters and DEL become
+/// escapes (`\x1b`, `\x9b`; tab, newline and carriage return as `\t`, `\n`, `\r`), so an
+/// attacker's alert text cannot drive the analyst's terminal or break a table's alignment.
+/// Everything else, backslashes included, is kept.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let control = |c: char| c.is_control();
+    if !s.chars().any(control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if control(c) => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A table cell from data: shortened to `max` characters, then made terminal-safe.
+pub fn table_cell(s: &str, max: usize) -> String {
+    terminal_safe(&truncate(s, max)).into_owned()
+}
 
 /// Output formats of `run`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
@@ -109,6 +194,69 @@ fn provenance(set: &ResultSet, flows: &FileTable, events: &FileTable) -> Vec<(St
     out
 }
 
+/// Checks, before anything is read, that `format` can go where `out` says for `patterns`
+/// result sets: several patterns' CSV, HTML, Graphviz or Parquet documents on standard output
+/// cannot be told apart, and Parquet needs a file.
+pub fn check_destination(format: Format, out: Option<&Path>, patterns: usize) -> Result<()> {
+    if out.is_some() {
+        return Ok(());
+    }
+    let name = format!("{format:?}").to_lowercase();
+    if format == Format::Parquet {
+        return Err(crate::usage(
+            "--format parquet writes a file: give --out FILE.parquet (or --out DIR/ for one file per pattern)",
+        ));
+    }
+    if patterns > 1 && matches!(format, Format::Csv | Format::Html | Format::Dot) {
+        return Err(crate::usage(format!(
+            "{patterns} patterns would print {patterns} {name} documents one after another on standard output, \
+             which no reader can tell apart: give --out DIR/ for one file per pattern, run one pattern, \
+             or use --format jsonl (one object per row, with a `pattern` field) or --format table"
+        )));
+    }
+    Ok(())
+}
+
+pub use engine::output::json_line;
+
+/// The typed cell of a printed value in a column named `header`, for result files and watch
+/// states that keep only text: record attributes by their type, `*.row` and `matches` as
+/// numbers, other columns (addresses, aggregates) as numbers when they read as one.
+pub fn cell_from_text(header: &str, text: &str) -> Cell {
+    let attr = header.rsplit_once('.').and_then(|(_, a)| {
+        [Entity::Connection, Entity::Event]
+            .into_iter()
+            .find_map(|e| compiler::model::Attr::lookup(e, a))
+    });
+    let ty = if header == "matches" || header.ends_with(".row") {
+        Some(ColumnType::UInt)
+    } else if header.ends_with(".file") {
+        Some(ColumnType::Text)
+    } else {
+        attr.map(engine::output::attribute_type)
+    };
+    // Only `service` among text attributes can be absent; it prints empty then, as in CSV.
+    if text.is_empty()
+        && (ty != Some(ColumnType::Text) || attr == Some(compiler::model::Attr::Service))
+    {
+        return Cell::Null;
+    }
+    let number = || {
+        text.parse::<i128>().map(Cell::Int).ok().or_else(|| {
+            (serde_json::from_str::<serde_json::Number>(text).is_ok())
+                .then(|| Cell::Decimal(text.to_string()))
+        })
+    };
+    match ty {
+        Some(ColumnType::Text) => Cell::Text(text.to_string()),
+        Some(ColumnType::UInt | ColumnType::Int | ColumnType::Seconds | ColumnType::Decimal) => {
+            number().unwrap_or_else(|| Cell::Text(text.to_string()))
+        }
+        Some(ColumnType::Time | ColumnType::Bool) => Cell::Text(text.to_string()),
+        None => number().unwrap_or_else(|| Cell::Text(text.to_string())),
+    }
+}
+
 /// Writes one result set in `format` to `w` (Parquet needs a file: use [`write_file`]).
 pub fn write(
     set: &ResultSet,
@@ -131,55 +279,24 @@ pub fn write(
         Format::Jsonl => {
             let header = set.header();
             for row in rows {
-                let mut obj = serde_json::Map::new();
-                obj.insert("pattern".into(), set.pattern.clone().into());
-                for (h, c) in header.iter().zip(set.cells(row, flows, events)) {
-                    let value = if h == "matches" || h.ends_with(".row") {
-                        c.parse::<i64>().map(Into::into).unwrap_or(c.into())
-                    } else {
-                        c.into()
-                    };
-                    obj.insert(h.clone(), value);
-                }
-                writeln!(w, "{}", serde_json::Value::Object(obj))?;
+                let cells = set.typed_cells(row, flows, events);
+                writeln!(w, "{}", json_line(&set.pattern, &header, &cells))?;
             }
         }
         Format::Table => {
             let header = set.header();
-            // People read identities and a few telling attributes; CSV has everything.
-            let keep: Vec<usize> = header
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| {
-                    !h.contains('.')
-                        || [
-                            ".file",
-                            ".row",
-                            ".protocol",
-                            ".srcPort",
-                            ".destPort",
-                            ".startTime",
-                            ".bytesSent",
-                            ".bytesReceived",
-                            ".time",
-                            ".signature",
-                        ]
-                        .iter()
-                        .any(|s| h.ends_with(s))
-                })
-                .map(|(k, _)| k)
-                .collect();
+            let keep = table_columns(&header, TABLE_ATTRIBUTES);
             let mut table = comfy_table::Table::new();
             table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
-            table.set_header(keep.iter().map(|k| header[*k].clone()));
+            table.set_header(keep.iter().map(|k| terminal_safe(&header[*k]).into_owned()));
             for row in rows {
                 let cells = set.cells(row, flows, events);
-                table.add_row(keep.iter().map(|k| truncate(&cells[*k], 40)));
+                table.add_row(keep.iter().map(|k| table_cell(&cells[*k], 40)));
             }
             writeln!(
                 w,
                 "{}  ({} result{})",
-                set.pattern,
+                terminal_safe(&set.pattern),
                 set.rows.len(),
                 if set.rows.len() == 1 { "" } else { "s" }
             )?;
@@ -201,6 +318,31 @@ pub fn write(
         Format::Dot | Format::Html => write_view(&[set], format, flows, events, w)?,
     }
     Ok(())
+}
+
+/// The record attributes a results table shows; CSV has everything.
+const TABLE_ATTRIBUTES: &[&str] = &[
+    ".file",
+    ".row",
+    ".protocol",
+    ".srcPort",
+    ".destPort",
+    ".startTime",
+    ".bytesSent",
+    ".bytesReceived",
+    ".time",
+    ".signature",
+];
+
+/// Positions of the columns a table shows: identities and aggregates (no `.`), and the
+/// attributes ending in one of `attributes`.
+pub fn table_columns(header: &[String], attributes: &[&str]) -> Vec<usize> {
+    header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.contains('.') || attributes.iter().any(|s| h.ends_with(s)))
+        .map(|(k, _)| k)
+        .collect()
 }
 
 /// Shortens a cell to at most `max` characters, never splitting a character.
@@ -257,6 +399,97 @@ pub fn write_file(
     Ok(())
 }
 
+/// Arrow type of a result column in Parquet.
+fn arrow_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::UInt => DataType::UInt64,
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Time => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        ColumnType::Seconds => DataType::Decimal128(SECONDS_PRECISION, 6),
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::Decimal | ColumnType::Text => DataType::Utf8,
+    }
+}
+
+/// Digits of a `durationSeconds` column: any `i64` of microseconds (19 digits), 6 after the point.
+const SECONDS_PRECISION: u8 = 20;
+
+/// One typed column, or `None` if a value does not fit the type (the caller writes text).
+fn typed_column(ty: ColumnType, cells: &[&Cell]) -> Option<ArrayRef> {
+    Some(match ty {
+        ColumnType::UInt => {
+            let mut b = UInt64Builder::with_capacity(cells.len());
+            for c in cells {
+                match c {
+                    Cell::Null => b.append_null(),
+                    Cell::UInt(n) => b.append_value(*n),
+                    Cell::Int(n) => b.append_value(u64::try_from(*n).ok()?),
+                    _ => return None,
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Int => {
+            let mut b = Int64Builder::with_capacity(cells.len());
+            for c in cells {
+                match c {
+                    Cell::Null => b.append_null(),
+                    Cell::UInt(n) => b.append_value(i64::try_from(*n).ok()?),
+                    Cell::Int(n) => b.append_value(i64::try_from(*n).ok()?),
+                    _ => return None,
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Time => {
+            let mut b =
+                TimestampMicrosecondBuilder::with_capacity(cells.len()).with_timezone("UTC");
+            for c in cells {
+                match c {
+                    Cell::Null => b.append_null(),
+                    Cell::Time(t) => b.append_value(*t),
+                    _ => return None,
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Seconds => {
+            let mut b = Decimal128Builder::with_capacity(cells.len())
+                .with_precision_and_scale(SECONDS_PRECISION, 6)
+                .ok()?;
+            for c in cells {
+                match c {
+                    Cell::Null => b.append_null(),
+                    Cell::Seconds(us)
+                        if us.unsigned_abs() < 10u128.pow(u32::from(SECONDS_PRECISION)) =>
+                    {
+                        b.append_value(*us)
+                    }
+                    _ => return None,
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Bool => {
+            let mut b = BooleanBuilder::with_capacity(cells.len());
+            for c in cells {
+                match c {
+                    Cell::Null => b.append_null(),
+                    Cell::Bool(v) => b.append_value(*v),
+                    _ => return None,
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ColumnType::Decimal | ColumnType::Text => return None,
+    })
+}
+
+/// Writes one result set as Parquet with typed columns: whole numbers as `UInt64`/`Int64`,
+/// times as `Timestamp(µs, UTC)`, `durationSeconds` as `Decimal128(20, 6)`, text (addresses,
+/// files, services, signatures, decimal aggregates) as `Utf8`; a column is nullable where its
+/// value can be absent. A column whose values do not fit its type (an aggregate beyond
+/// `i64`) is written as text. The file's metadata carries the pattern and its provenance.
 fn write_parquet(
     set: &ResultSet,
     limit: Option<usize>,
@@ -264,44 +497,43 @@ fn write_parquet(
     events: &FileTable,
     file: &mut std::fs::File,
 ) -> Result<()> {
-    let header = set.header();
+    let columns_info = set.columns();
     let rows = &set.rows[..limit.unwrap_or(usize::MAX).min(set.rows.len())];
-    let numeric = |h: &str| h == "matches" || h.ends_with(".row");
-    let fields: Vec<Field> = header
+    let cells: Vec<Vec<Cell>> = rows
         .iter()
-        .map(|h| {
-            Field::new(
-                h,
-                if numeric(h) {
-                    DataType::UInt64
-                } else {
-                    DataType::Utf8
-                },
-                true,
-            )
-        })
+        .map(|r| set.typed_cells(r, flows, events))
         .collect();
+    let mut fields: Vec<Field> = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
-    let cells: Vec<Vec<String>> = rows.iter().map(|r| set.cells(r, flows, events)).collect();
-    for (k, h) in header.iter().enumerate() {
-        if numeric(h) {
-            let mut b = UInt64Builder::new();
-            for c in &cells {
-                b.append_option(c[k].parse::<u64>().ok());
+    for (k, column) in columns_info.iter().enumerate() {
+        let values: Vec<&Cell> = cells.iter().map(|c| &c[k]).collect();
+        let nullable = column.nullable || values.iter().any(|c| **c == Cell::Null);
+        match typed_column(column.ty, &values) {
+            Some(array) => {
+                fields.push(Field::new(&column.name, arrow_type(column.ty), nullable));
+                columns.push(array);
             }
-            columns.push(Arc::new(b.finish()));
-        } else {
-            let mut b = StringBuilder::new();
-            for c in &cells {
-                b.append_value(&c[k]);
+            None => {
+                let mut b = StringBuilder::new();
+                for c in &values {
+                    match c {
+                        Cell::Null => b.append_null(),
+                        c => b.append_value(c.text()),
+                    }
+                }
+                fields.push(Field::new(&column.name, DataType::Utf8, nullable));
+                columns.push(Arc::new(b.finish()));
             }
-            columns.push(Arc::new(b.finish()));
         }
     }
     let mut metadata = std::collections::HashMap::new();
     metadata.insert("flowpat.pattern".to_string(), set.pattern.clone());
     let schema = Arc::new(Schema::new(fields).with_metadata(metadata));
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows.len())),
+    )?;
     let properties = parquet::file::properties::WriterProperties::builder()
         .set_key_value_metadata(Some(
             provenance(set, flows, events)

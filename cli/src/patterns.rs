@@ -1,9 +1,11 @@
 //! Reading and compiling pattern files for every subcommand, and printing their diagnostics.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use compiler::ast;
 use compiler::diagnostic::Diagnostic;
 use compiler::source::SourceMap;
 use compiler::{CompileOptions, Compiled};
@@ -61,25 +63,93 @@ impl CompiledSet {
     }
 }
 
-/// Compiles every file; never stops at the first problem.
+/// Names of the parameters pattern text declares: file-wide `param`s and each pattern's own.
+pub fn declared_params(text: &str) -> Vec<String> {
+    let source = compiler::source::Source {
+        id: compiler::source::SourceId(0),
+        name: String::new(),
+        text: text.to_string(),
+    };
+    let mut out = Vec::new();
+    let Some(file) = compiler::syntax::parse(&source).0 else {
+        return out;
+    };
+    for item in &file.items {
+        match item {
+            ast::Item::Param(p) => out.push(p.name.name.clone()),
+            ast::Item::Search(search) => {
+                for section in &search.sections {
+                    if let ast::Section::Param(p) = section {
+                        out.push(p.name.name.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Fails if a `--param` names a parameter that no pattern of the run declares (in its file or
+/// a file it uses), with a did-you-mean and the parameters there are: an override that
+/// silently does nothing would give results the analyst did not ask for.
+pub fn check_params(params: &[(String, String)], declared: &BTreeSet<String>) -> Result<()> {
+    let unknown: Vec<&(String, String)> = params
+        .iter()
+        .filter(|(name, _)| !declared.contains(name))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known = if declared.is_empty() {
+        "the patterns declare no parameters".to_string()
+    } else {
+        format!(
+            "the patterns' parameters: {}",
+            declared
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let problems: Vec<String> = unknown
+        .iter()
+        .map(|(name, value)| {
+            let hint = compiler::diagnostic::suggest(name, declared.iter().map(String::as_str))
+                .map(|s| format!(": did you mean `{s}`?"))
+                .unwrap_or_default();
+            format!("unknown parameter `{name}` in --param {name}={value}{hint}")
+        })
+        .collect();
+    Err(crate::usage(format!("{} ({known})", problems.join("; "))))
+}
+
+/// Compiles every file; never stops at the first problem. An unknown `--param` is an error.
 pub fn compile_files(files: &[PathBuf], options: &CompileOptions) -> Result<CompiledSet> {
     let mut sources = SourceMap::new();
     let mut patterns = Vec::new();
     let mut diagnostics = Vec::new();
+    let mut declared = BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading pattern file {}", file.display()))?;
+        declared.extend(declared_params(&text));
         let id = sources.add(file.display().to_string(), text);
         let mut read_use = |path: &str, from: &str| -> Result<(String, String), String> {
             let base = Path::new(from).parent().unwrap_or(Path::new("."));
             let full = base.join(path);
-            std::fs::read_to_string(&full)
-                .map(|t| (full.display().to_string(), t))
-                .map_err(|e| e.to_string())
+            let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
+            declared.extend(declared_params(&text));
+            Ok((full.display().to_string(), text))
         };
         let (compiled, diags) = compiler::compile(&mut sources, id, options, &mut read_use);
         diagnostics.extend(diags);
         patterns.extend(compiled.into_iter().map(|c| (file.clone(), c)));
+    }
+    // With errors the run stops anyway, and their diagnostics come first.
+    if !diagnostics.iter().any(|d| !d.is_warning()) {
+        check_params(&options.params, &declared)?;
     }
     Ok(CompiledSet {
         sources,

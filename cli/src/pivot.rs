@@ -80,15 +80,13 @@ fn parse_file_row(text: &str) -> Result<(String, u64)> {
     Ok((file.to_string(), row))
 }
 
-/// Seeds read from a CSV: records by `kind,file,row` (pivot output) or `X.file`/`X.row`
-/// column pairs (results; a pair is an event if `X.signature` is a column), and addresses
-/// from columns without a `.` whose values are IP addresses (results of record-less rows).
+/// Seeds read from a CSV or a results Parquet file: records by `kind,file,row` (pivot output)
+/// or `X.file`/`X.row` column pairs (results; a pair is an event if `X.signature` is a
+/// column), and addresses from columns without a `.` whose values are IP addresses (results
+/// of record-less rows).
 fn read_from(path: &Path) -> Result<(Vec<RecordRef>, Vec<Vec<Addr>>)> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
+    let saved = crate::diff::read_saved(path)?;
+    let header = saved.header;
     let col = |name: &str| header.iter().position(|h| h == name);
     let mut records = Vec::new();
     let mut address_rows = Vec::new();
@@ -111,9 +109,8 @@ fn read_from(path: &Path) -> Result<(Vec<RecordRef>, Vec<Vec<Addr>>)> {
         })
         .map(|(k, _)| k)
         .collect();
-    for record in reader.records() {
-        let record = record.with_context(|| format!("reading {}", path.display()))?;
-        let cell = |k: usize| record.get(k).unwrap_or("").to_string();
+    for record in &saved.rows {
+        let cell = |k: usize| record.get(k).cloned().unwrap_or_default();
         if let (Some(kind), Some(file), Some(row)) = pivot_format {
             let row: u64 = cell(row)
                 .parse()
@@ -320,7 +317,7 @@ pub fn pivot(mut args: RunArgs, p: PivotArgs) -> Result<ExitCode> {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(crate::output::stdout()),
     };
     match p.format {
         PivotFormat::Csv => write_csv(&report, &inputs, &mut sink)?,
@@ -564,6 +561,8 @@ fn window_text(seed: &Seed) -> String {
 }
 
 fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()> {
+    // Signatures, file names and labels come from data: no control characters reach the terminal.
+    let safe = |s: &str| crate::output::terminal_safe(s).into_owned();
     let table = |header: &[&str]| {
         let mut t = comfy_table::Table::new();
         t.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
@@ -572,7 +571,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     };
     writeln!(w, "pivot from")?;
     for (subject, seed) in report.subjects.iter().zip(&report.seeds) {
-        writeln!(w, "  {subject}   window {}", window_text(seed))?;
+        writeln!(w, "  {}   window {}", safe(subject), window_text(seed))?;
     }
     writeln!(w)?;
     let mut flows = table(&[
@@ -590,10 +589,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     ]);
     for c in &report.hood.flows {
         let cells = flow_cells(c, inputs, report);
-        flows.add_row([
-            &cells[1], &cells[2], &cells[3], &cells[4], &cells[6], &cells[8], &cells[9],
-            &cells[10], &cells[12], &cells[13], &cells[18],
-        ]);
+        flows.add_row([1, 2, 3, 4, 6, 8, 9, 10, 12, 13, 18].map(|k| safe(&cells[k])));
     }
     writeln!(w, "flows ({})\n{flows}\n", report.hood.flows.len())?;
     let mut events = table(&[
@@ -608,10 +604,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     ]);
     for e in &report.hood.events {
         let cells = event_cells(e, inputs, report);
-        events.add_row([
-            &cells[1], &cells[2], &cells[3], &cells[4], &cells[6], &cells[16], &cells[17],
-            &cells[18],
-        ]);
+        events.add_row([1, 2, 3, 4, 6, 16, 17, 18].map(|k| safe(&cells[k])));
     }
     writeln!(w, "events ({})\n{events}\n", report.hood.events.len())?;
     let peers = peers(report);
@@ -627,7 +620,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     for (a, p) in &peers {
         peer_table.add_row([
             a.to_string(),
-            label(&inputs.networks, *a),
+            safe(&label(&inputs.networks, *a)),
             p[0].to_string(),
             p[1].to_string(),
             p[2].to_string(),
@@ -639,7 +632,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     if !report.patterns.is_empty() {
         let mut pt = table(&["pattern", "results in window", "involving the subject"]);
         for (name, total, involving) in &report.patterns {
-            pt.add_row([name.clone(), total.to_string(), involving.to_string()]);
+            pt.add_row([safe(name), total.to_string(), involving.to_string()]);
         }
         let appears: Vec<&str> = report
             .patterns
@@ -653,7 +646,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
             if appears.is_empty() {
                 "none".to_string()
             } else {
-                appears.join(", ")
+                safe(&appears.join(", "))
             }
         )?;
     }

@@ -1,6 +1,6 @@
 //! `flowpat run`: compile, read, run, print.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -131,15 +131,16 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
                 line.push_str(&format!(", {paired} record(s) paired into biflows"));
             }
         }
-        eprintln!("{line}");
+        eprintln!("{}", output::terminal_safe(&line));
         for p in text.map(|t| t.problems.as_slice()).unwrap_or_default() {
-            eprintln!("  {p}");
+            eprintln!("  {}", output::terminal_safe(&p.to_string()));
         }
         for p in &report.problems {
-            eprintln!(
+            let problem = format!(
                 "  row {}: column `{}`: {} ({:?})",
                 p.row, p.column, p.value, p.reason
             );
+            eprintln!("{}", output::terminal_safe(&problem));
         }
     }
 }
@@ -195,9 +196,9 @@ pub struct Setup {
     pub read: ReadOptions,
 }
 
-/// Compiles the patterns (stopping before any data is read if one does not compile: `Ok(None)`),
-/// then finds the input files and reads the networks file.
-pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
+/// Compiles the patterns, printing their diagnostics: `Ok(None)` if one does not compile.
+/// An unknown `--param` is an error.
+pub fn compile(args: &RunArgs) -> Result<Option<patterns::CompiledSet>> {
     let files = patterns::pattern_files(&args.patterns)?;
     let compiled = patterns::compile_files(
         &files,
@@ -222,6 +223,15 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
                 .join(", ")
         );
     }
+    Ok(Some(compiled))
+}
+
+/// Compiles the patterns (stopping before any data is read if one does not compile: `Ok(None)`),
+/// then finds the input files and reads the networks file.
+pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
+    let Some(compiled) = compile(args)? else {
+        return Ok(None);
+    };
     let (inputs, read) = open_inputs(args)?;
     Ok(Some(Setup {
         compiled,
@@ -283,14 +293,14 @@ pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
 /// `flowpat run`; with `cluster`, as one process of a cluster, where only process 0 prints or
 /// writes results (and the load reports of every process's files).
 pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> Result<ExitCode> {
-    let Some(Setup {
-        compiled,
-        inputs,
-        read,
-    }) = setup(&mut args)?
-    else {
+    // Where the output goes is checked before anything is compiled or read.
+    output::check_destination(args.format, args.out.as_deref(), 1)?;
+    let Some(compiled) = compile(&args)? else {
         return Ok(ExitCode::from(1));
     };
+    output::check_destination(args.format, args.out.as_deref(), compiled.patterns.len())?;
+    output::set_context(crate::diff::output_context(&args));
+    let (inputs, read) = open_inputs(&mut args)?;
     let (flows, events) = (inputs.flows.clone(), inputs.events.clone());
     let progress = Arc::new(Progress::default());
     let options = RunOptions {
@@ -389,8 +399,7 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
         }
         Some(path) => output::write_file(&results, args.format, args.limit, &flows, &events, path)?,
         None => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
+            let mut lock = output::stdout();
             for set in &results {
                 output::write(
                     set,
@@ -421,6 +430,51 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The `--key COL=VALUE[,…]` pairs of `why`, checked against the pattern's columns: a header
+/// column, or a record's name (`conn=FILE:ROW`).
+fn parse_key(key: &str, header: &[String], pattern: &str) -> Result<Vec<(String, String)>> {
+    let records: Vec<&str> = header
+        .iter()
+        .filter_map(|h| h.strip_suffix(".file"))
+        .filter(|n| header.contains(&format!("{n}.row")))
+        .collect();
+    let mut valid: Vec<&str> = header.iter().map(String::as_str).collect();
+    valid.extend(&records);
+    let mut out = Vec::new();
+    for kv in key.split(',') {
+        let Some((col, val)) = kv.split_once('=') else {
+            return Err(crate::usage(format!(
+                "--key takes COL=VALUE pairs separated by commas, got `{kv}`"
+            )));
+        };
+        let col = col.trim();
+        if !valid.contains(&col) {
+            let hint = match compiler::diagnostic::suggest(col, valid.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`? "),
+                None => String::new(),
+            };
+            return Err(crate::usage(format!(
+                "--key {kv}: `{col}` is not a column of `{pattern}`; {hint}its columns are: {}{}",
+                header.join(", "),
+                if records.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (and {} for a record as FILE:ROW)",
+                        records
+                            .iter()
+                            .map(|r| format!("`{r}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )));
+        }
+        out.push((col.to_string(), val.trim().to_string()));
+    }
+    Ok(out)
+}
+
 /// `flowpat why`: runs one pattern and explains one of its results.
 pub fn why(
     mut args: RunArgs,
@@ -428,12 +482,13 @@ pub fn why(
     row: Option<usize>,
     key: Option<String>,
 ) -> Result<ExitCode> {
-    let Some(Setup {
-        compiled,
-        inputs,
-        read,
-    }) = setup(&mut args)?
-    else {
+    if row.is_none() && key.is_none() {
+        return Err(crate::usage(
+            "which result? give --row N (its 0-based position in the sorted results, as `flowpat run` \
+             prints them) or --key COL=VALUE (e.g. --key conn=part-0001.parquet:774 or --key srcadr=10.0.0.5)",
+        ));
+    }
+    let Some(compiled) = compile(&args)? else {
         return Ok(ExitCode::from(1));
     };
     let chosen = match &name {
@@ -455,6 +510,13 @@ pub fn why(
         None => &compiled.patterns[0],
     };
     let plan = chosen.1.plan.clone();
+    // The key's columns are checked before the data is read.
+    let header = engine::output::ResultSet::new(&plan, Vec::new()).header();
+    let wanted = key
+        .as_deref()
+        .map(|k| parse_key(k, &header, &plan.pattern))
+        .transpose()?;
+    let (inputs, read) = open_inputs(&mut args)?;
     let options = RunOptions {
         workers: 1,
         read,
@@ -467,8 +529,7 @@ pub fn why(
     if set.rows.is_empty() {
         bail!("`{}` has no results on this data", set.pattern);
     }
-    let header = set.header();
-    let index = match (row, &key) {
+    let index = match (row, &wanted) {
         (Some(r), _) => {
             if r >= set.rows.len() {
                 bail!(
@@ -478,36 +539,33 @@ pub fn why(
             }
             r
         }
-        (None, Some(k)) => {
-            let wanted: Vec<(String, String)> = k
-                .split(',')
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
-                        .with_context(|| format!("--key takes COL=VALUE pairs, got `{kv}`"))
+        (None, Some(wanted)) => set
+            .rows
+            .iter()
+            .position(|r| {
+                let cells = set.cells(r, &inputs.flows, &inputs.events);
+                wanted.iter().all(|(col, val)| {
+                    if let Some(k) = header.iter().position(|h| h == col) {
+                        return &cells[k] == val;
+                    }
+                    // A record column `conn=file:row`.
+                    match (
+                        header.iter().position(|h| *h == format!("{col}.file")),
+                        header.iter().position(|h| *h == format!("{col}.row")),
+                    ) {
+                        (Some(f), Some(rr)) => format!("{}:{}", cells[f], cells[rr]) == *val,
+                        _ => false,
+                    }
                 })
-                .collect::<Result<_>>()?;
-            set.rows
-                .iter()
-                .position(|r| {
-                    let cells = set.cells(r, &inputs.flows, &inputs.events);
-                    wanted.iter().all(|(col, val)| {
-                        if let Some(k) = header.iter().position(|h| h == col) {
-                            return &cells[k] == val;
-                        }
-                        // A record column `conn=file:row`.
-                        match (
-                            header.iter().position(|h| *h == format!("{col}.file")),
-                            header.iter().position(|h| *h == format!("{col}.row")),
-                        ) {
-                            (Some(f), Some(rr)) => format!("{}:{}", cells[f], cells[rr]) == *val,
-                            _ => false,
-                        }
-                    })
-                })
-                .with_context(|| format!("no result of `{}` matches --key {k}", set.pattern))?
-        }
-        (None, None) => 0,
+            })
+            .with_context(|| {
+                format!(
+                    "no result of `{}` matches --key {}",
+                    set.pattern,
+                    key.as_deref().unwrap_or_default()
+                )
+            })?,
+        (None, None) => unreachable!("checked above"),
     };
     let result = &set.rows[index];
     let flows = &inputs.flows;
@@ -531,15 +589,18 @@ pub fn why(
         ),
         other => engine::output::datum_text(other),
     };
-    println!(
+    let mut w = output::stdout();
+    let safe = |s: &str| output::terminal_safe(s).into_owned();
+    writeln!(
+        w,
         "result {index} of {} of `{}` ({} match{}):",
         set.rows.len(),
-        set.pattern,
+        safe(&set.pattern),
         result.count,
         if result.count == 1 { "" } else { "es" }
-    );
+    )?;
     for b in engine::why::explain_row(&plan, result, &inputs.networks, &describe) {
-        println!("  {} = {}", b.instance, b.bound_to);
+        writeln!(w, "  {} = {}", safe(&b.instance), safe(&b.bound_to))?;
         for c in b.clauses {
             let mark = match c.holds {
                 Some(true) => "✓",
@@ -551,7 +612,7 @@ pub fn why(
             } else {
                 format!("   [{}]", c.values.join(", "))
             };
-            println!("      {mark} {}{values}", c.text);
+            writeln!(w, "      {mark} {}{}", safe(&c.text), safe(&values))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -579,24 +640,28 @@ pub fn analyze(mut args: RunArgs) -> Result<ExitCode> {
         cluster: None,
     };
     let out = engine::run::run(&plans, &inputs, &options).context("running the patterns")?;
+    let mut w = output::stdout();
     for ((_, c), (ops, set)) in compiled
         .patterns
         .iter()
         .zip(out.operators.iter().zip(&out.results))
     {
-        println!("{}", c.explain());
-        println!("analyze ({} result rows):", set.rows.len());
-        for (label, n) in ops {
-            println!("  {n:>12}  {label}");
+        for line in c.explain().split('\n') {
+            writeln!(w, "{}", output::terminal_safe(line))?;
         }
-        println!();
+        writeln!(w, "analyze ({} result rows):", set.rows.len())?;
+        for (label, n) in ops {
+            writeln!(w, "  {n:>12}  {}", output::terminal_safe(label))?;
+        }
+        writeln!(w)?;
     }
-    println!(
+    writeln!(
+        w,
         "all patterns together: {} rows read, {} entered the dataflow, {:.3}s with {} worker(s) (one shared scan; per-operator time is not measured)",
         out.rows_read,
         out.rows_kept,
         out.elapsed.as_secs_f64(),
         options.workers
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -29,7 +29,7 @@ pub enum ChangeFormatArg {
 pub enum ResultsFormat {
     /// Aligned table
     Table,
-    /// CSV, one header line per pattern
+    /// CSV: one block per pattern, each with its own header line
     Csv,
     /// One JSON object per row, with a `pattern` field
     Jsonl,
@@ -38,9 +38,10 @@ pub enum ResultsFormat {
 /// Arguments of `watch`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  flowpat watch patterns/ --flows incoming/flows --events incoming/events --networks nets.csv \\
-      --state state/ --emit changes.jsonl
-  flowpat watch patterns/exfiltration.pattern --flows incoming/ --networks nets.csv --retain 7d \\
+  flowpat watch patterns/ --flows incoming/flows --events incoming/events \\
+      --networks nets.csv --state state/ --emit changes.jsonl
+  flowpat watch patterns/exfiltration.pattern --flows incoming/ \\
+      --networks nets.csv --retain 7d \\
       --on-change 'mail -s exfil soc@example.org'
   flowpat results --state state/ --format csv
 
@@ -96,7 +97,9 @@ pub struct WatchArgs {
 
 /// Arguments of `results`.
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  flowpat results --state state/ --format csv --out current.csv")]
+#[command(after_help = "Examples:
+  flowpat results --state state/ --format csv --out current.csv
+  flowpat results --state state/ --format csv --out current/   # one file per pattern")]
 pub struct ResultsArgs {
     /// The state folder of a `flowpat watch --state DIR`
     #[arg(long, value_name = "DIR")]
@@ -104,8 +107,8 @@ pub struct ResultsArgs {
     /// Output format
     #[arg(long, value_enum, default_value = "table")]
     pub format: ResultsFormat,
-    /// Write to FILE instead of stdout
-    #[arg(long, short = 'o', value_name = "FILE")]
+    /// Write to FILE instead of stdout (or to DIR/, one file per pattern named after it)
+    #[arg(long, short = 'o', value_name = "FILE|DIR")]
     pub out: Option<PathBuf>,
 }
 
@@ -304,34 +307,74 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
 pub fn results(args: ResultsArgs) -> Result<ExitCode> {
     let snapshot = watch::read_results(&args.state)
         .with_context(|| format!("reading the watch state in {}", args.state.display()))?;
-    let mut text = Vec::new();
-    write_results(&snapshot, args.format, &mut text)?;
-    match &args.out {
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-            tmp.write_all(&text)?;
-            tmp.persist(path)
-                .with_context(|| format!("writing {}", path.display()))?;
+    let Some(path) = &args.out else {
+        let mut text = Vec::new();
+        write_results(&snapshot, &snapshot.patterns, args.format, &mut text)?;
+        crate::output::stdout().write_all(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') {
+        // One file per pattern, named after it, as `run --out DIR/` writes them.
+        std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+        let extension = match args.format {
+            ResultsFormat::Table => "txt",
+            ResultsFormat::Csv => "csv",
+            ResultsFormat::Jsonl => "jsonl",
+        };
+        for set in &snapshot.patterns {
+            let mut text = Vec::new();
+            write_results(&snapshot, std::slice::from_ref(set), args.format, &mut text)?;
+            let name = file_name(&set.pattern);
+            write_atomically(&path.join(format!("{name}.{extension}")), &text)?;
         }
-        None => std::io::stdout().write_all(&text)?,
+    } else {
+        let mut text = Vec::new();
+        write_results(&snapshot, &snapshot.patterns, args.format, &mut text)?;
+        write_atomically(path, &text)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// A pattern's name as a file name: letters, digits, `-`, `_` and `.` kept, anything else `-`.
+fn file_name(pattern: &str) -> String {
+    pattern
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes the results of `sets` (patterns of `snapshot`). CSV is one block per pattern, each
+/// with its own header line (patterns export different columns).
 fn write_results(
     snapshot: &watch::ResultsSnapshot,
+    sets: &[watch::PatternResults],
     format: ResultsFormat,
     w: &mut Vec<u8>,
 ) -> Result<()> {
     match format {
         ResultsFormat::Csv => {
-            let mut csv = csv::Writer::from_writer(w);
-            for set in &snapshot.patterns {
+            let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(w);
+            for set in sets {
                 csv.write_record(&set.header)?;
                 for row in &set.rows {
                     csv.write_record(row)?;
@@ -340,21 +383,19 @@ fn write_results(
             csv.flush()?;
         }
         ResultsFormat::Jsonl => {
-            for set in &snapshot.patterns {
+            for set in sets {
                 for row in &set.rows {
-                    let mut obj = serde_json::Map::new();
-                    obj.insert("pattern".into(), set.pattern.clone().into());
-                    for (h, c) in set.header.iter().zip(row) {
-                        let value = if h == "matches" || h.ends_with(".row") {
-                            c.parse::<i64>()
-                                .map(Into::into)
-                                .unwrap_or_else(|_| c.clone().into())
-                        } else {
-                            c.clone().into()
-                        };
-                        obj.insert(h.clone(), value);
-                    }
-                    writeln!(w, "{}", serde_json::Value::Object(obj))?;
+                    let cells: Vec<engine::output::Cell> = set
+                        .header
+                        .iter()
+                        .zip(row)
+                        .map(|(h, c)| crate::output::cell_from_text(h, c))
+                        .collect();
+                    writeln!(
+                        w,
+                        "{}",
+                        crate::output::json_line(&set.pattern, &set.header, &cells)
+                    )?;
                 }
             }
         }
@@ -363,31 +404,23 @@ fn write_results(
                 Some(epoch) => writeln!(w, "current results after epoch {epoch}\n")?,
                 None => writeln!(w, "no epoch committed yet\n")?,
             }
-            for set in &snapshot.patterns {
-                let keep: Vec<usize> = set
-                    .header
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, h)| {
-                        !h.contains('.')
-                            || [
-                                ".file",
-                                ".row",
-                                ".destPort",
-                                ".startTime",
-                                ".bytesSent",
-                                ".time",
-                                ".signature",
-                            ]
-                            .iter()
-                            .any(|s| h.ends_with(s))
-                    })
-                    .map(|(k, _)| k)
-                    .collect();
+            for set in sets {
+                let keep = crate::output::table_columns(
+                    &set.header,
+                    &[
+                        ".file",
+                        ".row",
+                        ".destPort",
+                        ".startTime",
+                        ".bytesSent",
+                        ".time",
+                        ".signature",
+                    ],
+                );
                 writeln!(
                     w,
                     "{}  ({} result{})",
-                    set.pattern,
+                    crate::output::terminal_safe(&set.pattern),
                     set.rows.len(),
                     if set.rows.len() == 1 { "" } else { "s" }
                 )?;
@@ -397,9 +430,12 @@ fn write_results(
                 }
                 let mut table = comfy_table::Table::new();
                 table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
-                table.set_header(keep.iter().map(|k| set.header[*k].clone()));
+                table.set_header(
+                    keep.iter()
+                        .map(|k| crate::output::table_cell(&set.header[*k], usize::MAX)),
+                );
                 for row in &set.rows {
-                    table.add_row(keep.iter().map(|k| crate::output::truncate(&row[*k], 40)));
+                    table.add_row(keep.iter().map(|k| crate::output::table_cell(&row[*k], 40)));
                 }
                 writeln!(w, "{table}\n")?;
             }

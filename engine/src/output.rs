@@ -6,8 +6,9 @@
 //! events by (file, row), addresses by value — the same input gives the same output, for any
 //! number of workers.
 
-use compiler::hir::{format_time, InstanceId};
-use compiler::model::Entity;
+use compiler::ast::{AggFunc, BinOp};
+use compiler::hir::{format_time, Expr, InstanceId, Value};
+use compiler::model::{Attr, Entity, Type};
 use compiler::num::Num;
 use compiler::plan::{JoinPlan, OutputItem};
 
@@ -37,8 +38,181 @@ pub struct ResultSet {
     pub entities: Vec<Entity>,
     /// Aggregate names.
     pub agg_names: Vec<String>,
+    /// Aggregate value types, by the plan (aligned with `agg_names`).
+    pub agg_types: Vec<ColumnType>,
     /// Rows, sorted, counts non-zero.
     pub rows: Vec<ResultRow>,
+}
+
+/// The type of a result column, for the typed outputs (JSON lines, Parquet). The printed
+/// text of every type is the same as in CSV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// Whole number ≥ 0: row numbers, protocol, ports, counters, `matches`, counts.
+    UInt,
+    /// Whole number: severity, integer aggregates.
+    Int,
+    /// Instant, microseconds UTC.
+    Time,
+    /// A span as exact seconds of whole microseconds (`durationSeconds`).
+    Seconds,
+    /// An exact decimal of no fixed scale (a decimal aggregate), kept as its text.
+    Decimal,
+    /// True or false.
+    Bool,
+    /// Text: addresses, file names, services, signatures, categories.
+    Text,
+}
+
+/// One result column: its header, type, and whether its value can be absent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// The header, as [`ResultSet::header`] prints it.
+    pub name: String,
+    /// Its type.
+    pub ty: ColumnType,
+    /// Whether a cell may be null (`service`, aggregates).
+    pub nullable: bool,
+}
+
+/// One typed cell of a result row; [`Cell::text`] is its CSV text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// Absent (printed empty).
+    Null,
+    /// A whole number ≥ 0.
+    UInt(u64),
+    /// A whole number.
+    Int(i128),
+    /// An instant, µs UTC.
+    Time(i64),
+    /// A span in microseconds, printed as exact seconds.
+    Seconds(i128),
+    /// An exact decimal as printed.
+    Decimal(String),
+    /// A boolean.
+    Bool(bool),
+    /// Text.
+    Text(String),
+}
+
+impl Cell {
+    /// The printed form (CSV, table).
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::UInt(n) => n.to_string(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Time(t) => format_time(*t),
+            Cell::Seconds(us) => seconds_text(*us),
+            Cell::Decimal(s) | Cell::Text(s) => s.clone(),
+            Cell::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// The column type of a record attribute.
+pub fn attribute_type(attr: Attr) -> ColumnType {
+    match attr {
+        Attr::Protocol
+        | Attr::SrcPort
+        | Attr::DestPort
+        | Attr::BytesSent
+        | Attr::BytesReceived
+        | Attr::PacketsSent
+        | Attr::PacketsReceived => ColumnType::UInt,
+        Attr::Severity => ColumnType::Int,
+        Attr::StartTime | Attr::EndTime | Attr::Time => ColumnType::Time,
+        Attr::DurationSeconds => ColumnType::Seconds,
+        Attr::Address | Attr::Disposition | Attr::Service | Attr::Signature | Attr::Category => {
+            ColumnType::Text
+        }
+    }
+}
+
+/// The column type of a value of language type `ty`.
+fn value_type(ty: Type) -> ColumnType {
+    match ty {
+        Type::Int | Type::Protocol => ColumnType::Int,
+        Type::Decimal => ColumnType::Decimal,
+        Type::Str | Type::Addr => ColumnType::Text,
+        Type::Time => ColumnType::Time,
+        Type::Duration => ColumnType::Seconds,
+        Type::Bool => ColumnType::Bool,
+    }
+}
+
+/// The language type of an expression, where the plan's expression alone tells it.
+fn expr_type(e: &Expr) -> Option<Type> {
+    Some(match e {
+        Expr::Lit(v) => match v {
+            Value::Null => return None,
+            Value::Bool(_) => Type::Bool,
+            Value::Num(n) if n.as_int().is_some() => Type::Int,
+            Value::Num(_) => Type::Decimal,
+            Value::Time(_) => Type::Time,
+            Value::Dur(_) => Type::Duration,
+            Value::Str(_) => Type::Str,
+            Value::Addr(_) => Type::Addr,
+        },
+        Expr::Attr(_, a) => a.ty(),
+        Expr::Column(..) => Type::Str,
+        Expr::Agg(_) => return None,
+        Expr::Not(_) | Expr::In(..) | Expr::InCidr(..) => Type::Bool,
+        Expr::Neg(x) => expr_type(x)?,
+        Expr::Seconds(_) => Type::Decimal,
+        Expr::Bin(op, a, b) => {
+            let (a, b) = (expr_type(a)?, expr_type(b)?);
+            let int = |t: Type| matches!(t, Type::Int | Type::Protocol);
+            match op {
+                BinOp::Or
+                | BinOp::And
+                | BinOp::Eq
+                | BinOp::Ne
+                | BinOp::Lt
+                | BinOp::Le
+                | BinOp::Gt
+                | BinOp::Ge => Type::Bool,
+                BinOp::Add | BinOp::Sub => match (a, b) {
+                    (Type::Time, Type::Time) => Type::Duration,
+                    (Type::Time, _) | (_, Type::Time) => Type::Time,
+                    (Type::Duration, Type::Duration) => Type::Duration,
+                    (x, y) if int(x) && int(y) => Type::Int,
+                    (x, y) if x.is_numeric() && y.is_numeric() => Type::Decimal,
+                    _ => return None,
+                },
+                BinOp::Mul => match (a, b) {
+                    (x, y) if int(x) && int(y) => Type::Int,
+                    (x, y) if x.is_numeric() && y.is_numeric() => Type::Decimal,
+                    _ => return None,
+                },
+                BinOp::Div => Type::Decimal,
+            }
+        }
+    })
+}
+
+/// The column type of each aggregate of `plan`: counts are whole numbers ≥ 0; `sum`, `min`
+/// and `max` have their argument's type (text when it cannot be told).
+fn aggregate_types(plan: &JoinPlan) -> Vec<ColumnType> {
+    let Some(group) = &plan.group else {
+        return vec![ColumnType::Text; plan.agg_names.len()];
+    };
+    let mut out: Vec<ColumnType> = group
+        .aggregates
+        .iter()
+        .map(|a| match a.func {
+            AggFunc::Count | AggFunc::CountDistinct => ColumnType::UInt,
+            AggFunc::Sum | AggFunc::Min | AggFunc::Max => a
+                .arg
+                .as_ref()
+                .and_then(expr_type)
+                .map(value_type)
+                .unwrap_or(ColumnType::Text),
+        })
+        .collect();
+    out.resize(plan.agg_names.len(), ColumnType::Text);
+    out
 }
 
 /// Sums multiplicities of equal rows, drops zeros, sorts.
@@ -65,6 +239,7 @@ impl ResultSet {
             names: plan.names.clone(),
             entities: plan.entities.clone(),
             agg_names: plan.agg_names.clone(),
+            agg_types: aggregate_types(plan),
             rows,
         }
     }
@@ -76,27 +251,51 @@ impl ResultSet {
     /// Column headers: an address `x` → `x`; a record `c` → `c.file`, `c.row` and its
     /// attributes `c.<attribute>`; an aggregate by its name; last `matches`.
     pub fn header(&self) -> Vec<String> {
+        self.columns().into_iter().map(|c| c.name).collect()
+    }
+
+    /// The columns of [`ResultSet::header`] with their types.
+    pub fn columns(&self) -> Vec<Column> {
+        let column = |name: String, ty: ColumnType, nullable: bool| Column { name, ty, nullable };
         let mut out = Vec::new();
         for item in &self.items {
             match item {
-                OutputItem::Address(i) => out.push(self.name(*i).to_string()),
+                OutputItem::Address(i) => {
+                    out.push(column(self.name(*i).to_string(), ColumnType::Text, false))
+                }
                 OutputItem::Record(i) => {
                     let n = self.name(*i);
-                    out.push(format!("{n}.file"));
-                    out.push(format!("{n}.row"));
+                    out.push(column(format!("{n}.file"), ColumnType::Text, false));
+                    out.push(column(format!("{n}.row"), ColumnType::UInt, false));
                     for attr in self.entities[i.index()].attributes() {
-                        out.push(format!("{n}.{}", attr.name()));
+                        out.push(column(
+                            format!("{n}.{}", attr.name()),
+                            attribute_type(*attr),
+                            *attr == Attr::Service,
+                        ));
                     }
                 }
-                OutputItem::Aggregate(k) => out.push(self.agg_names[*k].clone()),
+                OutputItem::Aggregate(k) => out.push(column(
+                    self.agg_names[*k].clone(),
+                    self.agg_types.get(*k).copied().unwrap_or(ColumnType::Text),
+                    true,
+                )),
             }
         }
-        out.push("matches".into());
+        out.push(column("matches".into(), ColumnType::UInt, false));
         out
     }
 
     /// Printed cells of one row, aligned with [`ResultSet::header`].
     pub fn cells(&self, row: &ResultRow, flows: &FileTable, events: &FileTable) -> Vec<String> {
+        self.typed_cells(row, flows, events)
+            .iter()
+            .map(Cell::text)
+            .collect()
+    }
+
+    /// Typed cells of one row, aligned with [`ResultSet::columns`].
+    pub fn typed_cells(&self, row: &ResultRow, flows: &FileTable, events: &FileTable) -> Vec<Cell> {
         let mut out = Vec::new();
         for (item, value) in self.items.iter().zip(&row.values) {
             match (item, value) {
@@ -105,12 +304,15 @@ impl ResultSet {
                 (OutputItem::Record(i), _) => {
                     // Not reachable for well-formed plans; keep the columns aligned.
                     let n = 2 + self.entities[i.index()].attributes().len();
-                    out.extend(std::iter::repeat_n(String::new(), n));
+                    out.extend(std::iter::repeat_n(Cell::Null, n));
                 }
-                (_, d) => out.push(datum_text(d)),
+                (_, d) => out.push(datum_cell(d)),
             }
         }
-        out.push(row.count.to_string());
+        out.push(match u64::try_from(row.count) {
+            Ok(n) => Cell::UInt(n),
+            Err(_) => Cell::Int(i128::from(row.count)),
+        });
         out
     }
 }
@@ -122,29 +324,43 @@ fn file_name(table: &FileTable, id: crate::model::FileId) -> String {
         .unwrap_or_else(|| format!("#{}", id.0))
 }
 
-fn conn_cells(c: &Conn, flows: &FileTable, out: &mut Vec<String>) {
-    out.push(file_name(flows, c.id.file));
-    out.push(c.id.row.to_string());
-    out.push(c.protocol.to_string());
-    out.push(c.src_port.to_string());
-    out.push(c.dst_port.to_string());
-    out.push(format_time(c.start));
-    out.push(format_time(c.end));
-    out.push(seconds_text(i128::from(c.end) - i128::from(c.start)));
-    out.push(c.bytes_sent.to_string());
-    out.push(c.bytes_received.to_string());
-    out.push(c.packets_sent.to_string());
-    out.push(c.packets_received.to_string());
-    out.push(c.service.clone().unwrap_or_default());
+fn conn_cells(c: &Conn, flows: &FileTable, out: &mut Vec<Cell>) {
+    out.push(Cell::Text(file_name(flows, c.id.file)));
+    out.push(Cell::UInt(c.id.row));
+    out.push(Cell::UInt(u64::from(c.protocol)));
+    out.push(Cell::UInt(u64::from(c.src_port)));
+    out.push(Cell::UInt(u64::from(c.dst_port)));
+    out.push(Cell::Time(c.start));
+    out.push(Cell::Time(c.end));
+    out.push(Cell::Seconds(i128::from(c.end) - i128::from(c.start)));
+    out.push(Cell::UInt(c.bytes_sent));
+    out.push(Cell::UInt(c.bytes_received));
+    out.push(Cell::UInt(c.packets_sent));
+    out.push(Cell::UInt(c.packets_received));
+    out.push(c.service.clone().map_or(Cell::Null, Cell::Text));
 }
 
-fn event_cells(e: &Event, events: &FileTable, out: &mut Vec<String>) {
-    out.push(file_name(events, e.id.file));
-    out.push(e.id.row.to_string());
-    out.push(format_time(e.time));
-    out.push(e.signature.clone());
-    out.push(e.severity.to_string());
-    out.push(e.category.clone());
+fn event_cells(e: &Event, events: &FileTable, out: &mut Vec<Cell>) {
+    out.push(Cell::Text(file_name(events, e.id.file)));
+    out.push(Cell::UInt(e.id.row));
+    out.push(Cell::Time(e.time));
+    out.push(Cell::Text(e.signature.clone()));
+    out.push(Cell::Int(i128::from(e.severity)));
+    out.push(Cell::Text(e.category.clone()));
+}
+
+/// The typed cell of a non-record value.
+pub fn datum_cell(d: &Datum) -> Cell {
+    match d {
+        Datum::Null => Cell::Null,
+        Datum::Bool(b) => Cell::Bool(*b),
+        Datum::Int(n) => Cell::Int(*n),
+        Datum::Time(t) => Cell::Time(*t),
+        Datum::Dur(us) => Cell::Seconds(i128::from(*us)),
+        Datum::Str(s) => Cell::Text(s.clone()),
+        Datum::Ratio(..) => Cell::Decimal(datum_text(d)),
+        Datum::Addr(_) | Datum::Conn(_) | Datum::Event(_) => Cell::Text(datum_text(d)),
+    }
 }
 
 /// Exact decimal seconds of a microsecond span (`3`, `0.0005`, `-1.5`).
@@ -170,4 +386,32 @@ pub fn datum_text(d: &Datum) -> String {
         Datum::Conn(c) => format!("{}:{}", c.id.file.0, c.id.row),
         Datum::Event(e) => format!("{}:{}", e.id.file.0, e.id.row),
     }
+}
+
+/// The JSON text of one typed cell: numbers as JSON numbers (exact, as printed), absent
+/// values as `null`, times and text as strings.
+pub fn json_value(cell: &Cell) -> String {
+    let string = |s: &str| serde_json::Value::from(s).to_string();
+    match cell {
+        Cell::Null => "null".into(),
+        Cell::UInt(_) | Cell::Int(_) | Cell::Seconds(_) => cell.text(),
+        Cell::Decimal(s) if serde_json::from_str::<serde_json::Number>(s).is_ok() => s.clone(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Time(_) | Cell::Decimal(_) => string(&cell.text()),
+        Cell::Text(s) => string(s),
+    }
+}
+
+/// One JSON line: `pattern` and each column, keys in sorted order.
+pub fn json_line(pattern: &str, header: &[String], cells: &[Cell]) -> String {
+    let mut fields: std::collections::BTreeMap<&str, String> = std::collections::BTreeMap::new();
+    fields.insert("pattern", serde_json::Value::from(pattern).to_string());
+    for (h, c) in header.iter().zip(cells) {
+        fields.insert(h, json_value(c));
+    }
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(*k)))
+        .collect();
+    format!("{{{}}}", body.join(","))
 }

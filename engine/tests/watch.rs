@@ -72,7 +72,15 @@ fn add_changes(bag: &mut Bag, epochs: &[EpochReport]) {
     for epoch in epochs {
         for change in &epoch.changes {
             let d = if change.sign == Sign::Plus { 1 } else { -1 };
-            *bag.entry((change.plan, change.cells.clone())).or_default() += d;
+            *bag.entry((
+                change.plan,
+                change
+                    .cells
+                    .iter()
+                    .map(engine::output::Cell::text)
+                    .collect::<Vec<_>>(),
+            ))
+            .or_default() += d;
         }
     }
     bag.retain(|_, n| *n != 0);
@@ -534,11 +542,18 @@ fn restart_replays_without_emitting_and_continues() {
             .iter()
             .position(|pl| pl.pattern == v["pattern"])
             .expect("pattern");
+        // Values as written (numbers exactly as printed, null as the empty CSV cell).
+        let raw: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(line).expect("json line");
         let cells: Vec<String> = headers[p]
             .iter()
-            .map(|h| match &v[h] {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
+            .map(|h| {
+                let text = raw[h].get();
+                match serde_json::from_str::<serde_json::Value>(text).expect("json value") {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Null => String::new(),
+                    _ => text.to_string(),
+                }
             })
             .collect();
         *bag.entry((p, cells)).or_default() += if v["change"] == "+" { 1 } else { -1 };

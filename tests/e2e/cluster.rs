@@ -53,8 +53,9 @@ fn run_args_with_workers(workers: &str, extra: &[OsString]) -> Vec<OsString> {
         a.join("events").into(),
         "--networks".into(),
         a.join("networks.csv").into(),
+        // Several patterns share stdout only as JSON lines (CSV needs --out DIR/).
         "--format".into(),
-        "csv".into(),
+        "jsonl".into(),
         "--quiet".into(),
         "--workers".into(),
         workers.into(),
@@ -236,7 +237,7 @@ fn two_processes_print_what_one_process_prints() {
     let ended = run_cluster(dir.path(), 2, &[]);
     assert!(
         ended[0].stdout == want,
-        "process 0 of 2 printed other CSV than one process ({} vs {} bytes)",
+        "process 0 of 2 printed other results than one process ({} vs {} bytes)",
         ended[0].stdout.len(),
         want.len()
     );
@@ -259,7 +260,7 @@ fn three_processes_write_the_files_one_process_writes() {
         assert!(e.stdout.is_empty(), "process {p} printed to stdout");
     }
     for pattern in CATALOG {
-        let file = format!("{}.csv", pattern.name);
+        let file = format!("{}.jsonl", pattern.name);
         let want = std::fs::read(one.join(&file))
             .unwrap_or_else(|e| panic!("single run wrote no {file}: {e}"));
         let got = std::fs::read(three.join(&file))

@@ -1013,7 +1013,7 @@ fn zeek_btest_conn_edge_cases() {
     let mut args: Vec<OsString> = vec!["run".into(), workspace_root().join("patterns").into()];
     args.extend(archive.args(dir.path()));
     args.push("--format".into());
-    args.push("csv".into());
+    args.push("jsonl".into());
     let out = flowpat_output(&args);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1279,7 +1279,7 @@ fn text_without_format_and_malformed_lines() {
             "--networks".into(),
             networks.clone().into(),
             "--format".into(),
-            "csv".into(),
+            "jsonl".into(),
         ];
         args.extend(extra.iter().map(OsString::from));
         flowpat_output(&args)

@@ -212,8 +212,8 @@ pub struct Change {
     pub pattern: String,
     /// The file change(s) of this epoch behind it.
     pub cause: String,
-    /// Printed cells, aligned with the pattern's `run` header (last `matches`).
-    pub cells: Vec<String>,
+    /// Typed cells, aligned with the pattern's `run` header (last `matches`).
+    pub cells: Vec<crate::output::Cell>,
 }
 
 /// What one epoch did.
@@ -1236,7 +1236,7 @@ impl Watch {
                         plan: *p,
                         pattern: self.plans[*p].pattern.clone(),
                         cause: cause.clone(),
-                        cells: self.cells(*p, row, count),
+                        cells: self.typed_cells(*p, row, count),
                     };
                     keyed.push((*p, key.clone(), sign, change));
                 }
@@ -1380,7 +1380,15 @@ impl Watch {
 
     /// Printed cells of a row with `count` matches, file columns named by display path.
     fn cells(&self, p: usize, row: &Row, count: i64) -> Vec<String> {
-        let mut cells = self.sets[p].cells(
+        self.typed_cells(p, row, count)
+            .iter()
+            .map(crate::output::Cell::text)
+            .collect()
+    }
+
+    /// Typed cells of a row with `count` matches, file columns named by display path.
+    fn typed_cells(&self, p: usize, row: &Row, count: i64) -> Vec<crate::output::Cell> {
+        let mut cells = self.sets[p].typed_cells(
             &ResultRow {
                 values: row.clone(),
                 count,
@@ -1392,7 +1400,7 @@ impl Watch {
             if let (Some((kind, id)), Some(cell)) =
                 (row.get(*item).and_then(record_file), cells.get_mut(*pos))
             {
-                *cell = self.display(kind, id).to_string();
+                *cell = crate::output::Cell::Text(self.display(kind, id).to_string());
             }
         }
         cells
@@ -1465,7 +1473,7 @@ impl Watch {
                     record[3] = c.cause.clone();
                     for (h, cell) in self.headers[c.plan].iter().zip(&c.cells) {
                         if let Some(k) = position.get(h.as_str()) {
-                            record[*k] = cell.clone();
+                            record[*k] = cell.text();
                         }
                     }
                     let _ = writer.write_record(&record);
@@ -1493,8 +1501,8 @@ impl Watch {
     }
 }
 
-/// One change as a JSON object: `change`, `epoch`, `pattern`, `cause`, the pattern's columns
-/// (`matches` and `*.row` as numbers, as `run --format jsonl` writes them).
+/// One change as a JSON object: `change`, `epoch`, `pattern`, `cause`, then the pattern's
+/// columns typed as `run --format jsonl` writes them.
 fn change_json(epoch: Epoch, change: &Change, header: &[String]) -> String {
     let text = |s: &str| serde_json::Value::from(s).to_string();
     let mut out = format!(
@@ -1504,14 +1512,7 @@ fn change_json(epoch: Epoch, change: &Change, header: &[String]) -> String {
         text(&change.cause)
     );
     for (h, cell) in header.iter().zip(&change.cells) {
-        let value = if h == "matches" || h.ends_with(".row") {
-            cell.parse::<i64>()
-                .map(|n| n.to_string())
-                .unwrap_or_else(|_| text(cell))
-        } else {
-            text(cell)
-        };
-        out.push_str(&format!(",{}:{value}", text(h)));
+        out.push_str(&format!(",{}:{}", text(h), crate::output::json_value(cell)));
     }
     out.push('}');
     out
