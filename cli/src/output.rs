@@ -272,7 +272,16 @@ pub fn write(
             let mut csv = csv::Writer::from_writer(w);
             csv.write_record(set.header())?;
             for row in rows {
-                csv.write_record(set.cells(row, flows, events))?;
+                let mut failed = None;
+                set.for_each_text(row, flows, events, &mut |text| {
+                    if failed.is_none() {
+                        failed = csv.write_field(text).err();
+                    }
+                });
+                if let Some(e) = failed {
+                    return Err(e.into());
+                }
+                csv.write_record(None::<&[u8]>)?;
             }
             csv.flush()?;
         }

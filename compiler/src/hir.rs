@@ -56,10 +56,32 @@ impl fmt::Display for Value {
 
 /// RFC 3339 with microseconds, UTC (`2024-05-01T10:00:00.000000Z`).
 pub fn format_time(micros: i64) -> String {
-    match chrono::DateTime::from_timestamp_micros(micros) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-        None => format!("{micros}us"),
-    }
+    let mut out = String::with_capacity(27);
+    write_time(&mut out, micros);
+    out
+}
+
+/// Appends [`format_time`]'s text to `out`.
+pub fn write_time(out: &mut String, micros: i64) {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let _ = match chrono::DateTime::from_timestamp_micros(micros) {
+        // Years 0–9999 (all real data) are written directly: results print a time per cell,
+        // and chrono's `format` parses its format string every call.
+        Some(t) if (0..=9999).contains(&t.year()) => write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            micros.rem_euclid(1_000_000)
+        ),
+        Some(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+        None => write!(out, "{micros}us"),
+    };
 }
 
 /// The shortest exact duration literal (`24h`, `90s`, `1500ms`, `3us`).

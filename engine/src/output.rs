@@ -294,6 +294,74 @@ impl ResultSet {
             .collect()
     }
 
+    /// Calls `f` with the printed text of each cell of `row` in header order: the text of
+    /// [`ResultSet::cells`], without a `String` per cell (CSV output of large results).
+    pub fn for_each_text(
+        &self,
+        row: &ResultRow,
+        flows: &FileTable,
+        events: &FileTable,
+        f: &mut dyn FnMut(&str),
+    ) {
+        use std::fmt::Write;
+        let mut buf = String::with_capacity(48);
+        macro_rules! put {
+            ($($arg:tt)*) => {{
+                buf.clear();
+                let _ = write!(buf, $($arg)*);
+                f(&buf);
+            }};
+        }
+        let time = |buf: &mut String, f: &mut dyn FnMut(&str), t: i64| {
+            buf.clear();
+            compiler::hir::write_time(buf, t);
+            f(buf);
+        };
+        for (item, value) in self.items.iter().zip(&row.values) {
+            match (item, value) {
+                (_, Datum::Conn(c)) => {
+                    match flows.get(c.id.file) {
+                        Some(entry) => f(&entry.display),
+                        None => put!("#{}", c.id.file.0),
+                    }
+                    put!("{}", c.id.row);
+                    put!("{}", c.protocol);
+                    put!("{}", c.src_port);
+                    put!("{}", c.dst_port);
+                    time(&mut buf, f, c.start);
+                    time(&mut buf, f, c.end);
+                    buf.clear();
+                    write_seconds(&mut buf, i128::from(c.end) - i128::from(c.start));
+                    f(&buf);
+                    put!("{}", c.bytes_sent);
+                    put!("{}", c.bytes_received);
+                    put!("{}", c.packets_sent);
+                    put!("{}", c.packets_received);
+                    f(c.service.as_deref().unwrap_or(""));
+                }
+                (_, Datum::Event(e)) => {
+                    match events.get(e.id.file) {
+                        Some(entry) => f(&entry.display),
+                        None => put!("#{}", e.id.file.0),
+                    }
+                    put!("{}", e.id.row);
+                    time(&mut buf, f, e.time);
+                    f(&e.signature);
+                    put!("{}", e.severity);
+                    f(&e.category);
+                }
+                (OutputItem::Record(i), _) => {
+                    for _ in 0..2 + self.entities[i.index()].attributes().len() {
+                        f("");
+                    }
+                }
+                (_, Datum::Addr(a)) => put!("{a}"),
+                (_, d) => f(&datum_text(d)),
+            }
+        }
+        put!("{}", row.count);
+    }
+
     /// Typed cells of one row, aligned with [`ResultSet::columns`].
     pub fn typed_cells(&self, row: &ResultRow, flows: &FileTable, events: &FileTable) -> Vec<Cell> {
         let mut out = Vec::new();
@@ -365,9 +433,27 @@ pub fn datum_cell(d: &Datum) -> Cell {
 
 /// Exact decimal seconds of a microsecond span (`3`, `0.0005`, `-1.5`).
 pub fn seconds_text(micros: i128) -> String {
-    Num::ratio(micros, 1_000_000)
-        .map(|n| n.to_string())
-        .unwrap_or_default()
+    let mut out = String::new();
+    write_seconds(&mut out, micros);
+    out
+}
+
+/// Appends [`seconds_text`]'s text to `out`: whole seconds, then the microseconds without
+/// trailing zeros — the exact decimal as `Num` prints it (checked in the tests), without
+/// building a fraction per cell.
+pub fn write_seconds(out: &mut String, micros: i128) {
+    use std::fmt::Write;
+    let sign = if micros < 0 { "-" } else { "" };
+    let (whole, frac) = (
+        micros.unsigned_abs() / 1_000_000,
+        micros.unsigned_abs() % 1_000_000,
+    );
+    let _ = write!(out, "{sign}{whole}");
+    if frac != 0 {
+        let digits = format!("{frac:06}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
+    }
 }
 
 /// Printed form of a non-record value.
@@ -414,4 +500,47 @@ pub fn json_line(pattern: &str, header: &[String], cells: &[Cell]) -> String {
         .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(*k)))
         .collect();
     format!("{{{}}}", body.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_text_is_the_exact_decimal() {
+        let mut values: Vec<i128> = vec![0, 1, 10, 999_999, 1_000_000, 1_500_000, 86_400_000_001];
+        values.extend((0..2000).map(|k| (k * 7919 % 3_000_001) as i128));
+        values.push(i128::from(i64::MAX));
+        values.push(i128::from(i64::MIN));
+        for v in values
+            .clone()
+            .into_iter()
+            .chain(values.into_iter().map(|v| -v))
+        {
+            let want = Num::ratio(v, 1_000_000).map(|n| n.to_string()).unwrap();
+            assert_eq!(seconds_text(v), want, "{v} µs");
+        }
+    }
+
+    #[test]
+    fn times_print_as_rfc3339_microseconds() {
+        let chrono_text = |us: i64| {
+            chrono::DateTime::from_timestamp_micros(us)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string()
+        };
+        for us in [
+            0,
+            1,
+            -1,
+            1_709_251_200_000_000,
+            1_709_251_200_123_456,
+            -62_135_596_800_000_000, // 0001-01-01
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+            253_402_300_800_000_000, // 10000-01-01
+        ] {
+            assert_eq!(format_time(us), chrono_text(us), "{us}");
+        }
+    }
 }

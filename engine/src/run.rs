@@ -421,16 +421,15 @@ pub fn run(
         }
     }
     reports.sort_by(|a, b| a.file.cmp(&b.file).then(a.display.cmp(&b.display)));
+    // Each plan's updates, moved (not copied) out of the workers' outputs.
+    let mut per_plan: Vec<Vec<(crate::datum::Row, i64)>> = vec![Vec::new(); plans.len()];
+    for (k, row, _, diff) in updates {
+        per_plan[k].push((row, diff as i64));
+    }
     let results = plans
         .iter()
-        .enumerate()
-        .map(|(k, plan)| {
-            let rows = updates
-                .iter()
-                .filter(|u| u.0 == k)
-                .map(|u| (u.1.clone(), u.3 as i64));
-            ResultSet::new(plan, consolidate(rows))
-        })
+        .zip(per_plan)
+        .map(|(plan, rows)| ResultSet::new(plan, consolidate(rows)))
         .collect();
     Ok(RunOutput {
         results,
