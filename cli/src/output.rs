@@ -257,6 +257,65 @@ pub fn cell_from_text(header: &str, text: &str) -> Cell {
     }
 }
 
+/// Rows per piece of CSV formatted by one thread.
+const CSV_CHUNK: usize = 8192;
+
+/// Writes `rows` of `set` as CSV records (no header). Large results are formatted by several
+/// threads, a few chunks at a time, and written in order: the bytes are the same as one
+/// thread's, and memory holds only the chunks in flight.
+fn write_csv_rows(
+    set: &ResultSet,
+    rows: &[engine::output::ResultRow],
+    flows: &FileTable,
+    events: &FileTable,
+    w: &mut dyn Write,
+) -> Result<()> {
+    let format_chunk = |chunk: &[engine::output::ResultRow]| -> Result<Vec<u8>> {
+        let mut csv = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 160));
+        for row in chunk {
+            let mut failed = None;
+            set.for_each_text(row, flows, events, &mut |text| {
+                if failed.is_none() {
+                    failed = csv.write_field(text).err();
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            csv.write_record(None::<&[u8]>)?;
+        }
+        csv.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(rows.len() / CSV_CHUNK)
+        .max(1);
+    if threads == 1 {
+        return Ok(w.write_all(&format_chunk(rows)?)?);
+    }
+    for wave in rows.chunks(CSV_CHUNK * threads) {
+        let pieces: Vec<Result<Vec<u8>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = wave
+                .chunks(CSV_CHUNK)
+                .map(|chunk| scope.spawn(move || format_chunk(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a CSV writer thread panicked")))
+                })
+                .collect()
+        });
+        for piece in pieces {
+            w.write_all(&piece?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes one result set in `format` to `w` (Parquet needs a file: use [`write_file`]).
 pub fn write(
     set: &ResultSet,
@@ -269,21 +328,11 @@ pub fn write(
     let rows = &set.rows[..limit.unwrap_or(usize::MAX).min(set.rows.len())];
     match format {
         Format::Csv => {
-            let mut csv = csv::Writer::from_writer(w);
+            let mut csv = csv::Writer::from_writer(&mut *w);
             csv.write_record(set.header())?;
-            for row in rows {
-                let mut failed = None;
-                set.for_each_text(row, flows, events, &mut |text| {
-                    if failed.is_none() {
-                        failed = csv.write_field(text).err();
-                    }
-                });
-                if let Some(e) = failed {
-                    return Err(e.into());
-                }
-                csv.write_record(None::<&[u8]>)?;
-            }
             csv.flush()?;
+            drop(csv);
+            write_csv_rows(set, rows, flows, events, w)?;
         }
         Format::Jsonl => {
             let header = set.header();
