@@ -14,7 +14,7 @@ use compiler::model::Entity;
 use compiler::plan::JoinPlan;
 
 use crate::cluster::{self, ClusterError, ClusterSpec};
-use crate::datum::Datum;
+use crate::datum::{Datum, Row};
 use crate::env::{EventRowEnv, FlowRowEnv};
 use crate::kernel::{Columns, Filter};
 use crate::load::batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
@@ -22,7 +22,7 @@ use crate::load::files::FileTable;
 use crate::load::networks::Networks;
 use crate::load::{self, LoadError, LoadReport, ReadOptions};
 use crate::output::{consolidate, ResultSet};
-use crate::render::{self, Update};
+use crate::render;
 
 /// What a run reads.
 #[derive(Clone, Debug)]
@@ -240,7 +240,9 @@ fn scan_batch<C: Columns>(
 
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct WorkerOut {
-    updates: Vec<Update>,
+    /// Per plan, this worker's results consolidated and sorted (workers sort in parallel;
+    /// the main thread merges the sorted runs).
+    results: Vec<Vec<(Row, i64)>>,
     reports: Vec<LoadReport>,
     operators: Vec<Vec<(String, i64)>>,
     /// Rows this worker decoded and fed (a cluster sums them on process 0).
@@ -372,6 +374,19 @@ pub fn run(
                 return Err(e);
             }
             let updates = std::mem::take(&mut *sink.lock().expect("output sink lock"));
+            let mut results: Vec<Vec<(Row, i64)>> = vec![Vec::new(); worker_plans.len()];
+            for (k, row, _, diff) in updates {
+                results[k].push((row, diff as i64));
+            }
+            let results = results
+                .into_iter()
+                .map(|rows| {
+                    consolidate(rows)
+                        .into_iter()
+                        .map(|r| (r.values, r.count))
+                        .collect()
+                })
+                .collect();
             let operators = rendered
                 .counts
                 .iter()
@@ -382,7 +397,7 @@ pub fn run(
                 })
                 .collect();
             Ok(WorkerOut {
-                updates,
+                results,
                 reports,
                 operators,
                 rows_read,
@@ -395,7 +410,7 @@ pub fn run(
         e => RunError::Cluster(e),
     })?;
 
-    let mut updates = Vec::new();
+    let mut per_plan: Vec<Vec<(Row, i64)>> = vec![Vec::new(); plans.len()];
     let mut reports = Vec::new();
     let mut operators: Vec<Vec<(String, i64)>> = Vec::new();
     let (mut rows_read, mut rows_kept) = (0u64, 0u64);
@@ -404,7 +419,9 @@ pub fn run(
             Ok(Ok(out)) => {
                 rows_read += out.rows_read;
                 rows_kept += out.rows_kept;
-                updates.extend(out.updates);
+                for (all, rows) in per_plan.iter_mut().zip(out.results) {
+                    all.extend(rows);
+                }
                 reports.extend(out.reports);
                 if operators.is_empty() {
                     operators = out.operators;
@@ -421,11 +438,8 @@ pub fn run(
         }
     }
     reports.sort_by(|a, b| a.file.cmp(&b.file).then(a.display.cmp(&b.display)));
-    // Each plan's updates, moved (not copied) out of the workers' outputs.
-    let mut per_plan: Vec<Vec<(crate::datum::Row, i64)>> = vec![Vec::new(); plans.len()];
-    for (k, row, _, diff) in updates {
-        per_plan[k].push((row, diff as i64));
-    }
+    // Each plan's sorted runs, one per worker, concatenated: the stable sort in `consolidate`
+    // merges runs (and sums a row that several workers produced).
     let results = plans
         .iter()
         .zip(per_plan)
