@@ -1,17 +1,23 @@
 //! `flowpat watch` (standing patterns: the change stream of every pattern's results as files
 //! arrive, go and change) and `flowpat results` (the current results a watch recorded in its
 //! state folder). The engine does the work and keeps the emit file and state consistent; this
-//! module parses arguments, polls, prints the per-epoch summary and runs `--on-change`.
+//! module parses arguments, decides when to look at the folders (on a file-system notification
+//! or the poll timeout), reads an Arrow IPC stream from stdin on a thread of its own, prints
+//! the per-epoch summary and runs `--on-change`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use arrow::record_batch::RecordBatch;
 use engine::load::ReadOptions;
-use engine::watch::{self, ChangeFormat, CrashPoint, EmitTarget, Watch, WatchOptions};
+use engine::watch::{
+    self, ChangeFormat, CrashPoint, EmitTarget, EpochReport, Kind, PollOutcome, Watch,
+    WatchOptions, STDIN,
+};
 
 use crate::patterns;
 
@@ -44,19 +50,37 @@ pub enum ResultsFormat {
       --networks nets.csv --retain 7d \\
       --on-change 'mail -s exfil soc@example.org'
   flowpat results --state state/ --format csv
+  flowpat watch patterns/ --flows zeek/ --flows-format zeek --networks nets.csv
+  sensor-to-arrow | flowpat watch patterns/ --flows - --events alerts/ \\
+      --networks nets.csv --epoch-every 5s
 
-Files are taken once their size and modification time are unchanged across two polls;
-dot-files and *.tmp are never read (write under such a name and rename into place).")]
+When files are taken: dot-files and *.tmp are never read (write under such a name and rename
+into place); any other file is taken once its size and modification time are unchanged across
+two looks at least min(--poll, 1000) ms apart, a Parquet file once its footer reads, a text log
+(--flows-format/--events-format) whole, like any file (a log that grows later is replaced).
+A look is a folder listing and a stat per file. Between looks the watch sleeps until a
+file-system notification (inotify, FSEvents, ...) about a watched folder or the networks file,
+or until --poll MS has passed: the poll is the fallback for file systems without notifications
+(NFS, some FUSE mounts), and the only timer with --no-notify.
+
+stdin (`--flows -` or `--events -`): an Arrow IPC stream with the archive's canonical columns.
+Each record batch is one epoch (with --epoch-every, the batches arriving within that period).
+Its records are named `<stdin>` in results, rows numbered from 0 across the whole stream. A
+stream cannot be replayed, so it cannot be combined with --state (a restart would lose its
+records); watch files instead when restarts must be exact. At the end of the stream the last
+epoch is finished; the watch then goes on if it also watches folders, else exits 0.")]
 pub struct WatchArgs {
     /// Pattern files or folders (every *.pattern inside)
     #[arg(required = true)]
     pub patterns: Vec<PathBuf>,
-    /// Flow archive folders, files or globs to watch
-    #[arg(long, value_name = "PATH", required = true)]
+    /// Flow archive folders, files or globs to watch; `-`: an Arrow IPC stream on stdin
+    #[arg(long, value_name = "PATH|-", required = true)]
     pub flows: Vec<PathBuf>,
-    /// Event archive folders, files or globs to watch
-    #[arg(long, value_name = "PATH")]
+    /// Event archive folders, files or globs to watch; `-`: an Arrow IPC stream on stdin
+    #[arg(long, value_name = "PATH|-")]
     pub events: Vec<PathBuf>,
+    #[command(flatten)]
+    pub text: crate::run::TextArgs,
     /// Networks file (`CIDR,label` lines); edits relabel
     #[arg(long, value_name = "FILE")]
     pub networks: PathBuf,
@@ -75,9 +99,15 @@ pub struct WatchArgs {
     /// Timely worker threads [default: number of cores]
     #[arg(long, short = 'w')]
     pub workers: Option<usize>,
-    /// Poll interval in milliseconds
+    /// Longest sleep between two looks at the folders, in milliseconds (notifications wake sooner)
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub poll: u64,
+    /// No file-system notifications: look every --poll MS
+    #[arg(long)]
+    pub no_notify: bool,
+    /// With stdin input: one epoch per DURATION of arriving batches (e.g. 5s) instead of one per batch
+    #[arg(long, value_name = "DURATION")]
+    pub epoch_every: Option<String>,
     /// Process what is there (and the changes it sees settle), then exit
     #[arg(long)]
     pub once: bool,
@@ -190,8 +220,113 @@ fn run_hook(command: &str, epoch: u64, lines: &str) {
     }
 }
 
+/// What wakes the main loop.
+enum Wake {
+    /// A file-system notification: look at the folders.
+    Look,
+    /// The schema of the stdin stream, before its first batch.
+    Schema(arrow::datatypes::SchemaRef),
+    /// A record batch from stdin.
+    Batch(RecordBatch),
+    /// The end of stdin, or why it could not be read further.
+    End(Option<engine::load::LoadError>),
+}
+
+/// Reads the Arrow IPC stream on stdin on its own thread, batch by batch, into `tx`.
+fn read_stdin(tx: mpsc::Sender<Wake>) {
+    std::thread::spawn(move || {
+        let end = match engine::load::ipc_stream_batches(std::io::stdin(), STDIN) {
+            Ok((schema, batches)) => {
+                let _ = tx.send(Wake::Schema(schema));
+                let mut end = None;
+                for batch in batches {
+                    match batch {
+                        Ok(batch) => {
+                            if tx.send(Wake::Batch(batch)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            end = Some(e);
+                            break;
+                        }
+                    }
+                }
+                end
+            }
+            Err(e) => Some(e),
+        };
+        let _ = tx.send(Wake::End(end));
+    });
+}
+
+/// Prints an epoch's summary and hands its changes to `--on-change`.
+fn report_epoch(epoch: &EpochReport, quiet: bool, hooks: &Hooks) {
+    if !quiet {
+        eprintln!("{}", epoch.summary());
+        for report in &epoch.loads {
+            if report.rows_skipped > 0 {
+                eprintln!(
+                    "  {}: {} of {} row(s) skipped (unreadable)",
+                    report.display, report.rows_skipped, report.rows_read
+                );
+            }
+        }
+    }
+    if !epoch.changes.is_empty() {
+        hooks.send(epoch.epoch, &epoch.jsonl);
+    }
+}
+
+fn report_poll(outcome: &PollOutcome, quiet: bool, hooks: &Hooks) {
+    for note in &outcome.notes {
+        eprintln!("{note}");
+    }
+    for epoch in &outcome.epochs {
+        report_epoch(epoch, quiet, hooks);
+    }
+}
+
 /// `flowpat watch`.
 pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode> {
+    let is_stdin = |p: &PathBuf| p.as_os_str() == "-";
+    let stdin_kind = match (
+        args.flows.iter().any(is_stdin),
+        args.events.iter().any(is_stdin),
+    ) {
+        (true, true) => {
+            return Err(crate::usage(
+                "only one of --flows and --events can read stdin (`-`)",
+            ))
+        }
+        (true, false) => Some(Kind::Flows),
+        (false, true) => Some(Kind::Events),
+        (false, false) => None,
+    };
+    if stdin_kind.is_some() && args.state.is_some() {
+        return Err(crate::usage(format!(
+            "--state cannot be used with `--{} -`: records read from stdin cannot be read again \
+             after a restart, so the state could not keep its promise that a restart loses and \
+             repeats no change; watch without --state (a restart then starts over), or write the \
+             batches as files into a watched folder (stage under a dot-name, then rename)",
+            stdin_kind.map(Kind::name).unwrap_or_default()
+        )));
+    }
+    let epoch_every =
+        match &args.epoch_every {
+            None => None,
+            Some(_) if stdin_kind.is_none() => return Err(crate::usage(
+                "--epoch-every groups batches read from stdin: give `--flows -` or `--events -`",
+            )),
+            Some(text) => match compiler::resolve::parse_duration(text) {
+                Some(us) if us > 0 => Some(Duration::from_micros(us as u64)),
+                _ => {
+                    return Err(crate::usage(format!(
+                    "--epoch-every takes a positive duration such as 5s, 500ms or 1m, got `{text}`"
+                )))
+                }
+            },
+        };
     let files = patterns::pattern_files(&args.patterns)?;
     let compiled = patterns::compile_files(&files, &compiler::CompileOptions { params })?;
     eprint!(
@@ -203,11 +338,6 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
     }
     if compiled.patterns.is_empty() {
         bail!("no patterns to watch");
-    }
-    if args.flows.iter().any(|p| p.as_os_str() == "-")
-        || args.events.iter().any(|p| p.as_os_str() == "-")
-    {
-        bail!("`--flows -` (an Arrow IPC stream on stdin) is not supported by watch yet: watch a folder");
     }
     let retain = match &args.retain {
         Some(text) => match compiler::resolve::parse_duration(text) {
@@ -221,17 +351,29 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         Some(p) if p.as_os_str() == "-" => EmitTarget::Stdout,
         Some(p) => EmitTarget::File(p.clone()),
     };
-    if args.state.is_none() && !args.quiet {
-        eprintln!("note: without --state, `flowpat results` cannot see this watch, and a restart starts over");
+    if !args.quiet {
+        if let Some(kind) = stdin_kind {
+            eprintln!("note: reading {} from stdin (an Arrow IPC stream), named `{STDIN}` in results; a stream cannot be replayed, so there is no --state: a restart starts over, and `flowpat results` cannot see this watch", kind.name());
+        } else if args.state.is_none() {
+            eprintln!("note: without --state, `flowpat results` cannot see this watch, and a restart starts over");
+        }
     }
     let plans: Vec<compiler::plan::JoinPlan> = compiled
         .patterns
         .iter()
         .map(|(_, c)| c.plan.clone())
         .collect();
+    let mut read = ReadOptions {
+        strict: args.strict,
+        ..ReadOptions::default()
+    };
+    args.text.apply(&mut read)?;
+    let folders = |paths: &[PathBuf]| -> Vec<PathBuf> {
+        paths.iter().filter(|p| !is_stdin(p)).cloned().collect()
+    };
     let options = WatchOptions {
-        flows: args.flows.clone(),
-        events: args.events.clone(),
+        flows: folders(&args.flows),
+        events: folders(&args.events),
         networks: args.networks.clone(),
         state: args.state.clone(),
         retain,
@@ -248,12 +390,12 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
                     .unwrap_or(1)
             })
             .max(1),
-        read: ReadOptions {
-            strict: args.strict,
-            ..ReadOptions::default()
-        },
+        read,
+        flows_format: args.text.flows_format,
+        events_format: args.text.events_format,
         crash: CrashPoint::from_env(),
     };
+    let has_folders = !options.flows.is_empty() || !options.events.is_empty();
     let mut watch = Watch::start(&plans, options).context("starting the watch")?;
     if let (Some(epoch), false) = (watch.committed_epoch(), args.quiet) {
         eprintln!(
@@ -264,43 +406,202 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
                 .unwrap_or_default()
         );
     }
-    let hooks = Hooks::start(args.on_change.clone());
-    let poll = Duration::from_millis(args.poll.max(1));
-    let mut polls = 0u32;
-    let result = loop {
-        let outcome = match watch.poll() {
-            Ok(outcome) => outcome,
-            Err(e) => break Err(anyhow::Error::new(e).context("watching")),
-        };
-        polls += 1;
-        for note in &outcome.notes {
-            eprintln!("{note}");
-        }
-        for epoch in &outcome.epochs {
-            if !args.quiet {
-                eprintln!("{}", epoch.summary());
-                for report in &epoch.loads {
-                    if report.rows_skipped > 0 {
-                        eprintln!(
-                            "  {}: {} of {} row(s) skipped (unreadable)",
-                            report.display, report.rows_skipped, report.rows_read
-                        );
-                    }
+    let (tx, rx) = mpsc::channel::<Wake>();
+    // Notifications are set up before the first look, so that nothing that happens after it
+    // goes unseen until the poll timeout.
+    let notifier = if args.no_notify {
+        None
+    } else {
+        let wake = tx.clone();
+        match watch.notify(move || {
+            let _ = wake.send(Wake::Look);
+        }) {
+            Ok(notifier) => {
+                for problem in &notifier.problems {
+                    eprintln!("note: no file-system notifications for {problem}; looking there every {} ms", args.poll);
                 }
+                Some(notifier)
             }
-            if !epoch.changes.is_empty() {
-                hooks.send(epoch.epoch, &epoch.jsonl);
+            Err(e) => {
+                eprintln!(
+                    "note: no file-system notifications ({e}); looking every {} ms",
+                    args.poll
+                );
+                None
             }
         }
-        // Two polls at least: a file is taken once two polls agree on it.
-        if args.once && polls >= 2 && outcome.idle() {
-            break Ok(());
-        }
-        std::thread::sleep(poll);
     };
+    if let Some(kind) = stdin_kind {
+        read_stdin(tx.clone());
+        // The schema comes first; a stream the patterns cannot read is an error at once.
+        loop {
+            match rx.recv() {
+                Ok(Wake::Schema(schema)) => {
+                    watch
+                        .check_stream(kind, &schema)
+                        .context("reading the Arrow IPC stream on stdin")?;
+                    break;
+                }
+                Ok(Wake::Look) => continue,
+                Ok(Wake::End(Some(e))) => {
+                    return Err(
+                        anyhow::Error::new(e).context("reading the Arrow IPC stream on stdin")
+                    )
+                }
+                _ => bail!("stdin ended before an Arrow IPC stream began"),
+            }
+        }
+    }
+    let hooks = Hooks::start(args.on_change.clone());
+    let result = run_loop(
+        &mut watch,
+        &rx,
+        LoopConfig {
+            stdin: stdin_kind,
+            has_folders,
+            notify: notifier.is_some(),
+            poll: Duration::from_millis(args.poll.max(1)),
+            epoch_every,
+            once: args.once,
+            quiet: args.quiet,
+        },
+        &hooks,
+    );
+    drop(notifier);
     hooks.finish();
     drop(watch);
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// How the main loop runs.
+struct LoopConfig {
+    stdin: Option<Kind>,
+    has_folders: bool,
+    notify: bool,
+    poll: Duration,
+    epoch_every: Option<Duration>,
+    once: bool,
+    quiet: bool,
+}
+
+/// Two looks at a file are at least this far apart before it counts as stable (with
+/// notifications; by polling they are `--poll` apart).
+const SETTLE_MAX: Duration = Duration::from_millis(1000);
+
+/// The shortest gap between looks brought forward by notifications (a file being staged under
+/// a dot-name notifies at every write).
+const NOTIFY_GAP_MAX: Duration = Duration::from_millis(50);
+
+/// Looks at the folders when due and feeds stdin's batches, until stdin ends (and there is no
+/// folder to watch), `--once` is done, or an error.
+fn run_loop(
+    watch: &mut Watch,
+    rx: &mpsc::Receiver<Wake>,
+    cfg: LoopConfig,
+    hooks: &Hooks,
+) -> Result<()> {
+    let settle = cfg.poll.min(SETTLE_MAX);
+    let notify_gap = settle.min(NOTIFY_GAP_MAX);
+    let mut stdin_open = cfg.stdin.is_some();
+    let mut group: Vec<RecordBatch> = Vec::new();
+    let mut group_due: Option<Instant> = None;
+    let mut looks = 0u32;
+    let mut last_look: Option<Instant> = None;
+    let mut next_look = Instant::now();
+    let mut stdin_error = None;
+    loop {
+        let now = Instant::now();
+        if now >= next_look {
+            let outcome = watch.poll().context("watching")?;
+            report_poll(&outcome, cfg.quiet, hooks);
+            looks += 1;
+            last_look = Some(now);
+            // Something changing is looked at again once it had time to settle; otherwise the
+            // next look is when a notification comes, or the poll timeout.
+            let again = if !cfg.notify {
+                cfg.poll
+            } else if outcome.waiting > 0 || cfg.once {
+                settle
+            } else {
+                cfg.poll
+            };
+            next_look = now + again;
+            // Two looks at least: a file is taken once two looks agree on it.
+            if cfg.once && !stdin_open && group.is_empty() && looks >= 2 && outcome.idle() {
+                break;
+            }
+        }
+        if let Some(kind) = cfg.stdin {
+            let due = group_due.is_some_and(|due| now >= due);
+            if !group.is_empty() && (due || !stdin_open) {
+                if let Some(epoch) = watch
+                    .feed_stream(kind, std::mem::take(&mut group))
+                    .context("watching")?
+                {
+                    report_epoch(&epoch, cfg.quiet, hooks);
+                }
+                group_due = None;
+            }
+        }
+        if let Some(e) = stdin_error.take() {
+            return Err(anyhow::Error::new(e).context("reading the Arrow IPC stream on stdin"));
+        }
+        if cfg.stdin.is_some() && !stdin_open && group.is_empty() && !cfg.has_folders {
+            // The stream is over and there is no folder to watch.
+            break;
+        }
+        let wake_at = match group_due {
+            Some(due) => next_look.min(due),
+            None => next_look,
+        };
+        let timeout = wake_at.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(timeout) {
+            Ok(Wake::Look) => {
+                // Drain the burst; look now unless a look is already due sooner, and never
+                // sooner than `notify_gap` after the last one.
+                while let Ok(Wake::Look) = rx.try_recv() {}
+                if cfg.notify {
+                    let soonest = last_look.map_or(Instant::now(), |at| at + notify_gap);
+                    next_look = next_look.min(soonest.max(Instant::now()));
+                }
+            }
+            Ok(Wake::Batch(batch)) => match cfg.epoch_every {
+                None => {
+                    if let Some(kind) = cfg.stdin {
+                        if let Some(epoch) =
+                            watch.feed_stream(kind, vec![batch]).context("watching")?
+                        {
+                            report_epoch(&epoch, cfg.quiet, hooks);
+                        }
+                    }
+                }
+                Some(every) => {
+                    group.push(batch);
+                    group_due.get_or_insert_with(|| Instant::now() + every);
+                }
+            },
+            Ok(Wake::End(error)) => {
+                stdin_open = false;
+                stdin_error = error;
+                if !cfg.quiet {
+                    eprintln!(
+                        "stdin ended{}",
+                        if cfg.has_folders && !cfg.once {
+                            "; still watching the folders"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            Ok(Wake::Schema(_)) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("the watch's wake-up channel closed")
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `flowpat results`.

@@ -321,6 +321,20 @@ pub fn detect_format(path: &Path, display: &str) -> Result<FileFormat, LoadError
     })
 }
 
+/// The format of one file read with `text` (see [`discover_as`]): `Text(preset)` for a file
+/// named as sensor text (refused if its magic bytes say Parquet or Arrow IPC), else detected
+/// from its first bytes. `watch` takes its files one at a time through this.
+pub fn detect_format_as(
+    path: &Path,
+    display: &str,
+    text: Option<Preset>,
+) -> Result<FileFormat, LoadError> {
+    match text {
+        Some(preset) => check_text(path, display, preset),
+        None => detect_format(path, display),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

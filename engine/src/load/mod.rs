@@ -34,7 +34,10 @@ use arrow::datatypes::DataType;
 
 pub use arrow_decode::{EventDecoder, FlowDecoder};
 pub use batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
-pub use files::{discover, discover_as, list_files, FileEntry, FileFormat, FileTable, ListedFile};
+pub use files::{
+    detect_format_as, discover, discover_as, list_files, FileEntry, FileFormat, FileTable,
+    ListedFile,
+};
 pub use networks::{LabelId, NetworkLineError, Networks};
 pub use parquet::{file_row_count, file_stats, FileStats, RowGroupStats};
 pub use text::{TextProblem, TextSummary};
@@ -434,6 +437,107 @@ pub fn read_event_batch(
     decoder.set_next_row(first_row);
     let events = decoder.decode(batch)?;
     Ok((events, decoder.finish()))
+}
+
+/// The record batches of an Arrow IPC stream (stdin, a pipe) as they arrive, for a reader
+/// that hands them on one by one (`watch --flows -`); decode them with
+/// [`read_flow_batches`] / [`read_event_batches`]. `display` names the stream in errors.
+pub fn ipc_stream_batches<R: Read>(
+    reader: R,
+    display: &str,
+) -> Result<
+    (
+        arrow::datatypes::SchemaRef,
+        impl Iterator<Item = Result<RecordBatch, LoadError>>,
+    ),
+    LoadError,
+> {
+    let name = display.to_string();
+    let reader = arrow::ipc::reader::StreamReader::try_new(std::io::BufReader::new(reader), None)
+        .map_err(|source| LoadError::Arrow {
+        file: name.clone(),
+        source,
+    })?;
+    let schema = reader.schema();
+    let batches = reader.map(move |batch| {
+        batch.map_err(|source| LoadError::Arrow {
+            file: name.clone(),
+            source,
+        })
+    });
+    Ok((schema, batches))
+}
+
+/// Fails if a stream's schema lacks a column the flow request needs, or has one of a type the
+/// decoder cannot read (what reading its first batch would report).
+pub fn check_flow_schema(
+    schema: &arrow::datatypes::SchemaRef,
+    display: &str,
+    req: &FlowColumns,
+    networks: &Networks,
+) -> Result<(), LoadError> {
+    use arrow_decode::RecordDecoder;
+    FlowDecoder::new(FileId(0), display, req, networks, ReadOptions::default()).check_schema(schema)
+}
+
+/// Fails if a stream's schema does not serve the event request, as [`check_flow_schema`].
+pub fn check_event_schema(
+    schema: &arrow::datatypes::SchemaRef,
+    display: &str,
+    req: &EventColumns,
+    networks: &Networks,
+) -> Result<(), LoadError> {
+    use arrow_decode::RecordDecoder;
+    EventDecoder::new(FileId(0), display, req, networks, ReadOptions::default())
+        .check_schema(schema)
+}
+
+/// Decodes in-memory batches that continue one stream, the first row being row `first_row`
+/// of it, through one decoder (dictionaries cached, one report); empty results are not
+/// delivered.
+#[allow(clippy::too_many_arguments)]
+pub fn read_flow_batches(
+    batches: &[RecordBatch],
+    file: FileId,
+    display: &str,
+    first_row: u64,
+    req: &FlowColumns,
+    networks: &Networks,
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(FlowBatch),
+) -> Result<LoadReport, LoadError> {
+    let mut decoder = FlowDecoder::new(file, display, req, networks, *opts);
+    decoder.set_next_row(first_row);
+    for batch in batches {
+        let decoded = decoder.decode(batch)?;
+        if !decoded.is_empty() {
+            sink(decoded);
+        }
+    }
+    Ok(decoder.finish())
+}
+
+/// Decodes in-memory event batches that continue one stream, as [`read_flow_batches`].
+#[allow(clippy::too_many_arguments)]
+pub fn read_event_batches(
+    batches: &[RecordBatch],
+    file: FileId,
+    display: &str,
+    first_row: u64,
+    req: &EventColumns,
+    networks: &Networks,
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(EventBatch),
+) -> Result<LoadReport, LoadError> {
+    let mut decoder = EventDecoder::new(file, display, req, networks, *opts);
+    decoder.set_next_row(first_row);
+    for batch in batches {
+        let decoded = decoder.decode(batch)?;
+        if !decoded.is_empty() {
+            sink(decoded);
+        }
+    }
+    Ok(decoder.finish())
 }
 
 fn read_any<D: arrow_decode::RecordDecoder + text::TextKind>(

@@ -6,14 +6,21 @@
 //! replaced file, an expired record or a relabelled archive is taken back by feeding the very
 //! same `Datum`s with multiplicity −1, so the dataflow consolidates to what a batch run over
 //! the remaining input would hold. An epoch is two commands: `Load` (removals, re-labelling,
-//! new files — all fed at the epoch's time) and `Seal` (expire by the retention cut-off,
-//! advance the inputs, step until the probe passes the epoch, return the captured output).
+//! new files and stream chunks — all fed at the epoch's time) and `Seal` (expire by the
+//! retention cut-off, advance the inputs, step until the probe passes the epoch, return the
+//! captured output).
+//!
+//! A stream chunk (the batches of one stdin epoch) is held like a file, under the stream's
+//! file id and its chunk number, with its Arrow batches kept for re-reading under new labels
+//! (a stream cannot be read twice); a chunk all of whose records fall behind the retention
+//! cut-off is dropped whole, batches included, so memory stays bounded on an endless stream.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow::record_batch::RecordBatch;
 use compiler::plan::JoinPlan;
 use timely::communication::initialize::WorkerGuards;
 use timely::worker::Worker;
@@ -41,7 +48,49 @@ pub(super) struct LoadStep {
     pub relabel: Option<(Arc<Networks>, bool)>,
     /// Files to read and insert.
     pub add: Vec<(Kind, FileEntry)>,
+    /// Stream chunks to decode and insert.
+    pub chunks: Vec<(Kind, Arc<StreamChunk>)>,
 }
+
+/// Consecutive record batches of a stream (stdin) fed as one epoch.
+pub(super) struct StreamChunk {
+    /// The stream's file id (one per stream, shared by its chunks).
+    pub id: FileId,
+    /// The stream's display name.
+    pub display: String,
+    /// Chunk number within the stream (0, 1, …).
+    pub chunk: u64,
+    /// Ordinal of the chunk's first row in the whole stream.
+    pub first_row: u64,
+    /// The batches.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Where held records come from, to read them again under new labels.
+#[derive(Clone)]
+enum Source {
+    File(FileEntry),
+    Chunk(Arc<StreamChunk>),
+}
+
+impl Source {
+    fn display(&self) -> &str {
+        match self {
+            Source::File(entry) => &entry.display,
+            Source::Chunk(chunk) => &chunk.display,
+        }
+    }
+
+    fn key(&self, kind: Kind) -> HeldKey {
+        match self {
+            Source::File(entry) => (kind, entry.id, 0),
+            Source::Chunk(chunk) => (kind, chunk.id, chunk.chunk),
+        }
+    }
+}
+
+/// `(kind, file, chunk)`: files are chunk 0 of their id.
+type HeldKey = (Kind, FileId, u64);
 
 /// How reading one file went.
 pub(super) struct FileOutcome {
@@ -49,8 +98,8 @@ pub(super) struct FileOutcome {
     pub kind: Kind,
     /// Its display path.
     pub display: String,
-    /// Its path.
-    pub path: std::path::PathBuf,
+    /// Its path (`None` for a stream chunk).
+    pub path: Option<std::path::PathBuf>,
     /// The load report, or why nothing of the file was fed.
     pub result: Result<LoadReport, LoadError>,
 }
@@ -206,13 +255,16 @@ impl Drop for Cluster {
 /// Records fed for one file: `(plan, scan, record)`.
 type Fed = Vec<(u32, u32, Datum)>;
 
-/// Records one worker fed for one file.
+/// Records one worker fed for one file or stream chunk.
 struct Held {
     kind: Kind,
-    entry: FileEntry,
+    source: Source,
     rows: Fed,
     /// Oldest record time among `rows` (skip the file when expiring later cut-offs).
     min_time: i64,
+    /// Newest record time among all rows read, fed or not (a stream chunk is dropped whole
+    /// once the cut-off passes it).
+    max_time: Option<i64>,
 }
 
 struct WorkerState {
@@ -223,7 +275,7 @@ struct WorkerState {
     event_req: EventColumns,
     rendered: Rendered,
     sink: Arc<Mutex<Vec<Update>>>,
-    held: BTreeMap<(Kind, FileId), Held>,
+    held: BTreeMap<HeldKey, Held>,
     /// The time the inputs are at.
     time: Epoch,
     cutoff: Option<i64>,
@@ -240,9 +292,9 @@ pub(super) fn record_time(d: &Datum) -> i64 {
     }
 }
 
-/// Which worker reads and holds a file.
-fn owner(kind: Kind, id: FileId, peers: usize) -> usize {
-    (id.0 as usize + kind.index()) % peers
+/// Which worker reads and holds a file (chunk 0) or a stream chunk.
+fn owner(kind: Kind, id: FileId, chunk: u64, peers: usize) -> usize {
+    ((id.0 as u64 + kind.index() as u64 + chunk) % peers as u64) as usize
 }
 
 impl WorkerState {
@@ -298,32 +350,59 @@ impl WorkerState {
     fn read(
         &self,
         kind: Kind,
-        entry: &FileEntry,
+        source: &Source,
     ) -> (Result<LoadReport, LoadError>, Fed, Option<i64>) {
         let mut rows = Vec::new();
         let mut max_time: Option<i64> = None;
         let (plans, networks) = (&self.plans, &*self.networks);
         let mut keep = |p: usize, s: usize, record: Datum| rows.push((p as u32, s as u32, record));
-        let result = match kind {
-            Kind::Flows => {
-                load::read_flows(entry, &self.flow_req, networks, &self.read, &mut |batch| {
-                    max_time = max_time.max(batch.start.iter().copied().max());
-                    scan_flows(plans, &batch, networks, &self.flow_req.extra, &mut keep);
-                })
+        let (flow_req, event_req, read) = (&self.flow_req, &self.event_req, &self.read);
+        let mut flows = |batch: load::FlowBatch| {
+            max_time = max_time.max(batch.start.iter().copied().max());
+            scan_flows(plans, &batch, networks, &flow_req.extra, &mut keep);
+        };
+        let result = match (kind, source) {
+            (Kind::Flows, Source::File(entry)) => {
+                load::read_flows(entry, flow_req, networks, read, &mut flows)
             }
-            Kind::Events => {
-                load::read_events(entry, &self.event_req, networks, &self.read, &mut |batch| {
+            (Kind::Flows, Source::Chunk(c)) => load::read_flow_batches(
+                &c.batches,
+                c.id,
+                &c.display,
+                c.first_row,
+                flow_req,
+                networks,
+                read,
+                &mut flows,
+            ),
+            (Kind::Events, source) => {
+                let mut events = |batch: load::EventBatch| {
                     max_time = max_time.max(batch.time.iter().copied().max());
-                    scan_events(plans, &batch, networks, &self.event_req.extra, &mut keep);
-                })
+                    scan_events(plans, &batch, networks, &event_req.extra, &mut keep);
+                };
+                match source {
+                    Source::File(entry) => {
+                        load::read_events(entry, event_req, networks, read, &mut events)
+                    }
+                    Source::Chunk(c) => load::read_event_batches(
+                        &c.batches,
+                        c.id,
+                        &c.display,
+                        c.first_row,
+                        event_req,
+                        networks,
+                        read,
+                        &mut events,
+                    ),
+                }
             }
         };
         (result, rows, max_time)
     }
 
-    /// Reads `entry` and, if that succeeds, feeds and holds its records.
-    fn insert(&mut self, worker: &mut Worker, kind: Kind, entry: &FileEntry, loaded: &mut Loaded) {
-        let (result, rows, max_time) = self.read(kind, entry);
+    /// Reads `source` and, if that succeeds, feeds and holds its records.
+    fn insert(&mut self, worker: &mut Worker, kind: Kind, source: Source, loaded: &mut Loaded) {
+        let (result, rows, max_time) = self.read(kind, &source);
         if result.is_ok() {
             self.feed(&rows, 1);
             let min_time = rows
@@ -332,12 +411,13 @@ impl WorkerState {
                 .min()
                 .unwrap_or(i64::MAX);
             self.held.insert(
-                (kind, entry.id),
+                source.key(kind),
                 Held {
                     kind,
-                    entry: entry.clone(),
+                    source: source.clone(),
                     rows,
                     min_time,
+                    max_time,
                 },
             );
             loaded.max_time = loaded.max_time.max(max_time);
@@ -345,8 +425,11 @@ impl WorkerState {
         }
         loaded.outcomes.push(FileOutcome {
             kind,
-            display: entry.display.clone(),
-            path: entry.path.clone(),
+            display: source.display().to_string(),
+            path: match &source {
+                Source::File(entry) => Some(entry.path.clone()),
+                Source::Chunk(_) => None,
+            },
             result,
         });
         worker.step();
@@ -359,8 +442,8 @@ impl WorkerState {
             outcomes: Vec::new(),
         };
         self.advance(step.epoch);
-        for key in &step.remove {
-            if let Some(held) = self.held.remove(key) {
+        for &(kind, id) in &step.remove {
+            if let Some(held) = self.held.remove(&(kind, id, 0)) {
                 self.feed(&held.rows, -1);
             }
         }
@@ -386,12 +469,17 @@ impl WorkerState {
             }
             self.networks = networks.clone();
             for held in files {
-                self.insert(worker, held.kind, &held.entry, &mut loaded);
+                self.insert(worker, held.kind, held.source, &mut loaded);
             }
         }
         for (kind, entry) in &step.add {
-            if owner(*kind, entry.id, peers) == index {
-                self.insert(worker, *kind, entry, &mut loaded);
+            if owner(*kind, entry.id, 0, peers) == index {
+                self.insert(worker, *kind, Source::File(entry.clone()), &mut loaded);
+            }
+        }
+        for (kind, chunk) in &step.chunks {
+            if owner(*kind, chunk.id, chunk.chunk, peers) == index {
+                self.insert(worker, *kind, Source::Chunk(chunk.clone()), &mut loaded);
             }
         }
         loaded
@@ -420,6 +508,13 @@ impl WorkerState {
                     gone.extend(old);
                 }
                 self.feed(&gone, -1);
+                // A stream chunk wholly behind the cut-off can never contribute again, not
+                // even under new labels: let its batches go.
+                self.held.retain(|_, held| {
+                    !(matches!(held.source, Source::Chunk(_))
+                        && held.rows.is_empty()
+                        && held.max_time.is_none_or(|t| t < cut))
+                });
             }
         }
         self.cutoff = cutoff;

@@ -13,8 +13,18 @@
 //! such a name and rename it into place); any other file is taken only once its size and
 //! modification time are the same in two consecutive polls, and a Parquet file only once its
 //! footer reads. A file that still cannot be read is reported once and retried when it
-//! changes. The check per poll is a directory listing and a `stat` per file (no file-system
-//! notifications).
+//! changes. The check per look is a directory listing and a `stat` per file. Between looks
+//! the caller sleeps until a file-system notification ([`Watch::notify`], see `wake`) or the
+//! poll timeout, whichever comes first; a notification only brings the look forward.
+//!
+//! Text logs named with a preset (`flows_format`, `events_format`) are files like any other:
+//! read whole, through the preset, once stable; a log that grows afterwards is a replaced file.
+//!
+//! Streams: [`Watch::feed_stream`] takes record batches that arrive without a file (an Arrow
+//! IPC stream on stdin) as one epoch. Their records are named [`STDIN`] with rows numbered
+//! from 0 across the whole stream; they are never removed (only expired by `retain`) and, as
+//! a stream cannot be read again, they cannot be replayed on restart: a watch with a state
+//! folder refuses them.
 //!
 //! Labels are not a joined input: an edited networks file is applied by retracting every held
 //! record and feeding it again under the new labels (scan filters decide again), and when a
@@ -32,6 +42,7 @@
 
 mod cluster;
 mod state;
+mod wake;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,16 +53,22 @@ use compiler::hir::{format_time, Expr};
 use compiler::model::Attr;
 use compiler::plan::{JoinPlan, OutputItem};
 
-use self::cluster::{Cluster, LoadStep};
+use self::cluster::{Cluster, LoadStep, StreamChunk};
 pub use self::state::{read_results, PatternResults, ResultsSnapshot};
 use self::state::{Action, Emitter, FileRecord, IdRecord, StateDoc, STATE_FILE, STATE_VERSION};
+pub use self::wake::Notifier;
 use crate::datum::{Datum, Row};
-use crate::load::files::detect_format;
+use crate::load::files::detect_format_as;
 use crate::load::networks::Networks;
 use crate::load::{self, FileEntry, FileFormat, FileTable, LoadError, LoadReport, ReadOptions};
 use crate::model::FileId;
 use crate::output::{ResultRow, ResultSet};
+use crate::presets::Preset;
 pub use crate::render::Epoch;
+
+/// The file name of records read from standard input (`--flows -`, `--events -`), in results
+/// and causes; their row is the 0-based ordinal in the whole stream.
+pub const STDIN: &str = "<stdin>";
 
 /// Which archive a watched file belongs to.
 #[derive(
@@ -176,8 +193,12 @@ pub struct WatchOptions {
     pub format: ChangeFormat,
     /// Timely worker threads.
     pub workers: usize,
-    /// Bad-row policy (the time window is not used).
+    /// Bad-row policy and text options (`tz`, `biflow_timeout`); the time window is not used.
     pub read: ReadOptions,
+    /// Read every flow file as sensor text through this preset.
+    pub flows_format: Option<Preset>,
+    /// Read every event file as sensor text through this preset.
+    pub events_format: Option<Preset>,
     /// Test hook: abort at this point.
     pub crash: Option<CrashPoint>,
 }
@@ -393,6 +414,10 @@ pub enum WatchError {
         /// The folder.
         path: PathBuf,
     },
+    /// Stream input (stdin) together with a state folder: a stream cannot be replayed.
+    #[error("records from a stream cannot be replayed on restart, so a watch with --state cannot take them")]
+    #[diagnostic(code(engine::watch::stream_with_state))]
+    StreamWithState,
     /// The dataflow could not start or a worker failed.
     #[error("dataflow failed: {reason}")]
     #[diagnostic(code(engine::watch::dataflow))]
@@ -527,6 +552,8 @@ pub struct Watch {
     noted: BTreeSet<String>,
     /// Paths never read as input (the state folder, the emit file).
     own_paths: Vec<PathBuf>,
+    /// Per kind: chunks and rows of the stream taken so far.
+    streams: [(u64, u64); 2],
 }
 
 impl Watch {
@@ -655,6 +682,7 @@ impl Watch {
             notes: Vec::new(),
             noted: BTreeSet::new(),
             own_paths,
+            streams: [(0, 0); 2],
             opts,
         };
         match doc {
@@ -677,6 +705,74 @@ impl Watch {
     /// The last committed epoch.
     pub fn committed_epoch(&self) -> Option<Epoch> {
         self.committed
+    }
+
+    /// Starts file-system notifications over the watched folders, files and globs and the
+    /// networks file: `wake` is called (on another thread) whenever a look may find a
+    /// change. Keep the [`Notifier`] alive as long as notifications are wanted. Errors when
+    /// the platform offers no notifications (then poll).
+    pub fn notify(&self, wake: impl Fn() + Send + 'static) -> Result<Notifier, String> {
+        let inputs: Vec<PathBuf> = self
+            .opts
+            .flows
+            .iter()
+            .chain(&self.opts.events)
+            .cloned()
+            .collect();
+        wake::start(&inputs, &self.opts.networks, self.own_paths.clone(), wake)
+    }
+
+    /// Checks the schema of a stream of `kind` before its first batch, so that a stream that
+    /// lacks a needed column fails at once rather than at every epoch.
+    pub fn check_stream(
+        &self,
+        kind: Kind,
+        schema: &arrow::datatypes::SchemaRef,
+    ) -> Result<(), LoadError> {
+        let owned: Vec<JoinPlan> = self.plans.iter().map(|p| (**p).clone()).collect();
+        let (flow_req, event_req) = crate::run::requested_columns(&owned);
+        let networks = Networks::parse(&self.networks_text, "networks")?;
+        match kind {
+            Kind::Flows => load::check_flow_schema(schema, STDIN, &flow_req, &networks),
+            Kind::Events => load::check_event_schema(schema, STDIN, &event_req, &networks),
+        }
+    }
+
+    /// Runs one epoch that adds the records of `batches`, the next batches of the stream of
+    /// `kind` (named [`STDIN`], rows numbered on from the previous batches). Batches without
+    /// rows are no epoch (`Ok(None)`). Refused when the watch keeps a state folder.
+    pub fn feed_stream(
+        &mut self,
+        kind: Kind,
+        batches: Vec<arrow::record_batch::RecordBatch>,
+    ) -> Result<Option<EpochReport>, WatchError> {
+        if self.opts.state.is_some() {
+            return Err(WatchError::StreamWithState);
+        }
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if rows == 0 {
+            return Ok(None);
+        }
+        let id = self.id_for(kind, STDIN);
+        let (chunk, first_row) = self.streams[kind.index()];
+        self.streams[kind.index()] = (chunk + 1, first_row + rows);
+        let cause = Cause {
+            text: format!(
+                "add {}:{STDIN} rows {first_row}-{}",
+                kind.name(),
+                first_row + rows - 1
+            ),
+            file: Some((kind, id)),
+        };
+        let chunk = Arc::new(StreamChunk {
+            id,
+            display: STDIN.to_string(),
+            chunk,
+            first_row,
+            batches,
+        });
+        self.run_epoch(Vec::new(), vec![cause], vec![(kind, chunk)])
+            .map(Some)
     }
 
     fn restore(&mut self, doc: StateDoc) -> Result<(), WatchError> {
@@ -707,6 +803,7 @@ impl Watch {
                 remove: Vec::new(),
                 relabel: None,
                 add,
+                chunks: Vec::new(),
             })?;
             for outcome in loaded.outcomes {
                 if let Err(e) = outcome.result {
@@ -779,12 +876,16 @@ impl Watch {
     /// A file as the loader wants it; a Parquet file must have a readable footer (complete).
     fn entry(
         &self,
-        _kind: Kind,
+        kind: Kind,
         display: &str,
         path: &Path,
         id: FileId,
     ) -> Result<FileEntry, LoadError> {
-        let format = detect_format(path, display)?;
+        let text = match kind {
+            Kind::Flows => self.opts.flows_format,
+            Kind::Events => self.opts.events_format,
+        };
+        let format = detect_format_as(path, display, text)?;
         let entry = FileEntry {
             id,
             path: path.to_path_buf(),
@@ -839,7 +940,9 @@ impl Watch {
                     }
                 };
                 for file in listed {
-                    if self.own_paths.iter().any(|own| file.path.starts_with(own)) {
+                    if self.own_paths.iter().any(|own| file.path.starts_with(own))
+                        || file.display == STDIN
+                    {
                         continue;
                     }
                     if let Ok(obs) = observe(&file.path) {
@@ -859,7 +962,8 @@ impl Watch {
             ..PollOutcome::default()
         };
         if let Some(actions) = self.pending.take() {
-            out.epochs.push(self.run_epoch(actions, Vec::new())?);
+            out.epochs
+                .push(self.run_epoch(actions, Vec::new(), Vec::new())?);
         }
         let Some(listing) = self.list(&mut out.notes) else {
             return Ok(out);
@@ -959,7 +1063,8 @@ impl Watch {
             );
         }
         for actions in epochs {
-            out.epochs.push(self.run_epoch(actions, Vec::new())?);
+            out.epochs
+                .push(self.run_epoch(actions, Vec::new(), Vec::new())?);
         }
         if !self.carry.is_empty() && out.idle() {
             // Inputs changed while stopped and no epoch of this poll took the difference.
@@ -967,7 +1072,8 @@ impl Watch {
                 text: "restart: inputs changed while stopped".into(),
                 file: None,
             };
-            out.epochs.push(self.run_epoch(Vec::new(), vec![cause])?);
+            out.epochs
+                .push(self.run_epoch(Vec::new(), vec![cause], Vec::new())?);
         }
         Ok(out)
     }
@@ -1092,6 +1198,7 @@ impl Watch {
         &mut self,
         actions: Vec<Action>,
         mut causes: Vec<Cause>,
+        chunks: Vec<(Kind, Arc<StreamChunk>)>,
     ) -> Result<EpochReport, WatchError> {
         let started = Instant::now();
         let epoch = self.next_epoch();
@@ -1101,6 +1208,7 @@ impl Watch {
             remove: Vec::new(),
             relabel: None,
             add: Vec::new(),
+            chunks,
         };
         let mut problems = Vec::new();
         let mut prepared: BTreeMap<(Kind, String), FileRecord> = BTreeMap::new();
@@ -1199,7 +1307,7 @@ impl Watch {
                             file: Some((key.0, FileId(rec.id))),
                         });
                     }
-                    if let Ok(obs) = observe(&outcome.path) {
+                    if let Some(Ok(obs)) = outcome.path.as_deref().map(observe) {
                         self.candidates
                             .insert(key, Candidate { obs, refused: true });
                     }
