@@ -125,6 +125,8 @@ fn options(root: &Path, workers: usize) -> WatchOptions {
         format: ChangeFormat::Jsonl,
         workers,
         read: ReadOptions::default(),
+        flows_format: None,
+        events_format: None,
         crash: None,
     }
 }
@@ -569,4 +571,160 @@ fn restart_replays_without_emitting_and_continues() {
     let snapshot = engine::watch::read_results(&state).expect("results");
     assert_eq!(snapshot, watch.snapshot());
     assert_eq!(snapshot.epoch, Some(2));
+}
+
+/// The flows of `files`, `rows` at a time, as record batches of one schema.
+fn flow_batches(files: &[PathBuf], rows: usize) -> Vec<arrow::record_batch::RecordBatch> {
+    let mut out = Vec::new();
+    for file in files {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(file).expect("open part"),
+        )
+        .expect("parquet")
+        .with_batch_size(rows)
+        .build()
+        .expect("reader");
+        out.extend(reader.map(|b| b.expect("batch")));
+    }
+    out
+}
+
+/// Writes batches as one Arrow IPC stream file.
+fn write_stream(path: &Path, batches: &[arrow::record_batch::RecordBatch]) {
+    let file = std::fs::File::create(path).expect("create stream file");
+    let mut writer =
+        arrow::ipc::writer::StreamWriter::try_new(file, &batches[0].schema()).expect("writer");
+    for batch in batches {
+        writer.write(batch).expect("write batch");
+    }
+    writer.finish().expect("finish");
+}
+
+/// A bag with every `<stdin>` cell named `name` instead.
+fn renamed(bag: &Bag, name: &str) -> Bag {
+    bag.iter()
+        .map(|((p, cells), n)| {
+            let cells = cells
+                .iter()
+                .map(|c| {
+                    if c == engine::watch::STDIN {
+                        name.to_string()
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            ((*p, cells), *n)
+        })
+        .collect()
+}
+
+#[test]
+fn stream_chunks_sum_to_the_batch_result_and_relabel() {
+    let plans = catalog();
+    let (src, summary) = archive(13);
+    let parts: Vec<PathBuf> = summary
+        .flow_files
+        .iter()
+        .map(|f| src.path().join(f))
+        .collect();
+    let batches = flow_batches(&parts, 700);
+    assert!(batches.len() >= 6, "{} batches", batches.len());
+    for workers in [1usize, 2] {
+        let dir = watched(src.path());
+        let root = dir.path();
+        put(
+            &src.path().join(&summary.events_file),
+            &root.join("events/events.parquet"),
+        );
+        // The same rows as one stream file, for the batch run (in a folder of its own).
+        let batch_dir = watched(src.path());
+        put(
+            &src.path().join(&summary.events_file),
+            &batch_dir.path().join("events/events.parquet"),
+        );
+        write_stream(&batch_dir.path().join("flows/stream.arrows"), &batches);
+        let mut watch = Watch::start(&plans, options(root, workers)).expect("start");
+        let mut bag = Bag::new();
+        add_changes(&mut bag, &settle(&mut watch));
+        // Chunks of 1, 2 and 3 batches, each one epoch.
+        let mut rest = batches.as_slice();
+        let mut size = 1;
+        let mut first_row = 0;
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(size.min(rest.len()));
+            rest = tail;
+            let rows: usize = chunk.iter().map(|b| b.num_rows()).sum();
+            let epoch = watch
+                .feed_stream(engine::watch::Kind::Flows, chunk.to_vec())
+                .expect("feed")
+                .expect("an epoch");
+            assert_eq!(
+                epoch.causes,
+                vec![format!(
+                    "add flows:<stdin> rows {first_row}-{}",
+                    first_row + rows - 1
+                )]
+            );
+            assert_eq!(epoch.loads[0].rows_read, rows as u64);
+            first_row += rows;
+            add_changes(&mut bag, &[epoch]);
+            size = size % 3 + 1;
+        }
+        let what = format!("{workers} worker(s)");
+        let expected = batch(&plans, batch_dir.path(), &root.join("networks.csv"));
+        assert!(expected
+            .keys()
+            .any(|(_, cells)| cells.iter().any(|c| c == "stream.arrows")));
+        assert_same(&renamed(&bag, "stream.arrows"), &expected, &plans, &what);
+        // A networks edit relabels the stream's records too (they are decoded again from the
+        // kept batches).
+        let edited = relabel(&root.join("networks.csv"));
+        std::fs::write(root.join("networks.csv"), &edited).expect("edit networks");
+        std::fs::write(batch_dir.path().join("networks.csv"), &edited).expect("edit networks");
+        add_changes(&mut bag, &settle(&mut watch));
+        let after = batch(&plans, batch_dir.path(), &root.join("networks.csv"));
+        assert_ne!(expected, after, "the edit changes some results");
+        assert_same(&renamed(&bag, "stream.arrows"), &after, &plans, &what);
+        // An empty batch is no epoch.
+        let empty = batches[0].slice(0, 0);
+        assert!(watch
+            .feed_stream(engine::watch::Kind::Flows, vec![empty])
+            .expect("feed")
+            .is_none());
+    }
+}
+
+#[test]
+fn stream_with_a_state_folder_is_refused() {
+    let plans = catalog();
+    let (src, summary) = archive(17);
+    let dir = watched(src.path());
+    let mut opts = options(dir.path(), 1);
+    opts.state = Some(dir.path().join("state"));
+    let mut watch = Watch::start(&plans, opts).expect("start");
+    let batches = flow_batches(&[src.path().join(&summary.flow_files[0])], 100);
+    // A stream's schema is checked before its first batch.
+    let schema = batches[0].schema();
+    assert!(watch
+        .check_stream(engine::watch::Kind::Flows, &schema)
+        .is_ok());
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() != engine::model::flow_columns::SRC_ADDR)
+        .collect();
+    let err = watch
+        .check_stream(
+            engine::watch::Kind::Flows,
+            &std::sync::Arc::new(schema.project(&keep).expect("project")),
+        )
+        .expect_err("no source address");
+    assert!(
+        err.to_string()
+            .contains("<stdin>: missing column `src_addr`"),
+        "{err}"
+    );
+    let err = watch
+        .feed_stream(engine::watch::Kind::Flows, batches)
+        .expect_err("refused");
+    assert!(err.to_string().contains("cannot be replayed"), "{err}");
 }

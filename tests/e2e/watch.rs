@@ -561,3 +561,388 @@ fn first_difference(got: &[u8], want: &[u8]) -> String {
         w.get(k).unwrap_or(&"<end>")
     )
 }
+
+/// The rows of the first `parts` generated flow parts, `rows` per batch, as the segments of one
+/// Arrow IPC stream: the schema and each batch's bytes (concatenated with `end`, the stream).
+struct Stream {
+    segments: Vec<Vec<u8>>,
+    end: Vec<u8>,
+    batch_rows: Vec<usize>,
+}
+
+impl Stream {
+    fn of(scenario: &Scenario, parts: usize, rows: usize) -> Stream {
+        let mut batches = Vec::new();
+        for k in 0..parts {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(scenario.part(k)).expect("part"),
+            )
+            .expect("parquet")
+            .with_batch_size(rows)
+            .build()
+            .expect("reader");
+            batches.extend(reader.map(|b| b.expect("batch")));
+        }
+        let mut writer =
+            arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &batches[0].schema())
+                .expect("writer");
+        let mut segments = Vec::new();
+        let mut at = 0;
+        for (k, batch) in batches.iter().enumerate() {
+            writer.write(batch).expect("write");
+            let len = writer.get_ref().len();
+            // The schema goes with the first batch.
+            segments.push(writer.get_ref()[at..len].to_vec());
+            at = len;
+            let _ = k;
+        }
+        let all = writer.into_inner().expect("finish");
+        Stream {
+            segments,
+            end: all[at..].to_vec(),
+            batch_rows: batches.iter().map(|b| b.num_rows()).collect(),
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = self.segments.concat();
+        out.extend(&self.end);
+        out
+    }
+
+    /// `rows a-b` of each group of batches, as the causes name them.
+    fn ranges(&self, groups: &[usize]) -> Vec<String> {
+        let mut out = Vec::new();
+        let (mut first, mut k) = (0, 0);
+        for &n in groups {
+            let rows: usize = self.batch_rows[k..k + n].iter().sum();
+            out.push(format!(
+                "add flows:<stdin> rows {first}-{}",
+                first + rows - 1
+            ));
+            first += rows;
+            k += n;
+        }
+        out
+    }
+}
+
+/// The bag of an emit file's changes, with stdin's records named `name`.
+fn emitted_bag(path: &Path, name: &str) -> BTreeMap<String, i64> {
+    bag(lines(path).into_iter().map(|mut v| {
+        if let Some(obj) = v.as_object_mut() {
+            for value in obj.values_mut() {
+                if value == "<stdin>" {
+                    *value = serde_json::Value::from(name);
+                }
+            }
+        }
+        (if v["change"] == "+" { 1 } else { -1 }, v)
+    }))
+}
+
+/// `flowpat run` over the catalog as a bag of JSON rows.
+fn run_bag(extra: &[&str]) -> BTreeMap<String, i64> {
+    let mut args = vec![
+        "run".to_string(),
+        workspace_root().join("patterns").display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(["--format", "jsonl", "--workers", "1", "--quiet"].map(String::from));
+    bag(flowpat(&args)
+        .lines()
+        .map(|l| (1, serde_json::from_str(l).expect("json"))))
+}
+
+/// The causes of the summary lines on stderr that read stdin.
+fn stdin_causes(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let start = l.find("[add flows:<stdin>")?;
+            let end = l[start..].find(']')?;
+            Some(l[start + 1..start + end].to_string())
+        })
+        .collect()
+}
+
+/// `flowpat watch` of the catalog with `args`, stdin fed by `feed` (which closes it).
+fn watch_stdin(
+    root: &Path,
+    args: &[&str],
+    feed: impl FnOnce(&mut std::process::ChildStdin),
+) -> std::process::Output {
+    let mut child = Command::new(flowpat_bin())
+        .arg("watch")
+        .arg(workspace_root().join("patterns"))
+        .args(["--flows", "-", "--networks"])
+        .arg(root.join("networks.csv"))
+        .arg("--emit")
+        .arg(root.join("changes.jsonl"))
+        .args(["--poll", "20", "--workers", "2"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning flowpat watch");
+    let mut stdin = child.stdin.take().expect("stdin");
+    feed(&mut stdin);
+    drop(stdin);
+    let out = child.wait_with_output().expect("watch output");
+    assert!(
+        out.status.success(),
+        "watch failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn stdin_stream_sums_to_run_on_the_same_rows() {
+    use std::io::Write as _;
+    let scenario = Scenario::new();
+    let stream = Stream::of(&scenario, 3, 230);
+    assert!(stream.segments.len() >= 6);
+    let dir = scenario.folder();
+    let root = dir.path();
+    // Flows from stdin, events from a watched folder (which part-0 leaves alone: it is moved
+    // out of the flows folder, which is not watched here).
+    std::fs::remove_file(root.join("flows/part-0.parquet")).expect("rm");
+    let out = watch_stdin(
+        root,
+        &[
+            "--events",
+            &root.join("events").display().to_string(),
+            "--once",
+        ],
+        |stdin| stdin.write_all(&stream.bytes()).expect("write stdin"),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: reading flows from stdin"),
+        "{stderr}"
+    );
+    // One epoch per batch, rows numbered across the stream.
+    let mut causes = stdin_causes(&stderr);
+    causes.sort_by_key(|c| {
+        c.split(' ')
+            .nth(2)
+            .and_then(|r| r.split('-').next()?.parse::<usize>().ok())
+    });
+    assert_eq!(
+        causes,
+        stream.ranges(&vec![1; stream.segments.len()]),
+        "{stderr}"
+    );
+    // The same rows written as one file give the same results under `run`.
+    let file = root.join("stream.arrows");
+    std::fs::write(&file, stream.bytes()).expect("stream file");
+    let file = file.display().to_string();
+    let batch = run_bag(&[
+        "--flows",
+        &file,
+        "--events",
+        &root.join("events").display().to_string(),
+        "--networks",
+        &root.join("networks.csv").display().to_string(),
+    ]);
+    assert!(
+        batch.keys().any(|k| k.contains(&file)),
+        "stdin rows in the results"
+    );
+    let emitted = emitted_bag(&root.join("changes.jsonl"), &file);
+    assert_eq!(emitted, batch, "the change stream sums to the batch result");
+}
+
+#[test]
+fn epoch_every_groups_the_batches_that_arrive_within_it() {
+    use std::io::Write as _;
+    let scenario = Scenario::new();
+    let stream = Stream::of(&scenario, 2, 250);
+    assert!(stream.segments.len() >= 4);
+    let dir = scenario.folder();
+    let root = dir.path();
+    let out = watch_stdin(root, &["--epoch-every", "1s"], |stdin| {
+        // Two batches at once, a pause well past the period, then the rest.
+        stdin
+            .write_all(&stream.segments[..2].concat())
+            .expect("write");
+        stdin.flush().expect("flush");
+        std::thread::sleep(Duration::from_secs(3));
+        stdin
+            .write_all(&stream.segments[2..].concat())
+            .expect("write");
+        stdin.write_all(&stream.end).expect("write");
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Stdin only: the watch ends with the stream, the last group fed at its end.
+    assert!(stderr.contains("stdin ended"), "{stderr}");
+    assert_eq!(
+        stdin_causes(&stderr),
+        stream.ranges(&[2, stream.segments.len() - 2]),
+        "{stderr}"
+    );
+    let file = root.join("stream.arrows");
+    std::fs::write(&file, stream.bytes()).expect("stream file");
+    let file = file.display().to_string();
+    let batch = run_bag(&[
+        "--flows",
+        &file,
+        "--networks",
+        &root.join("networks.csv").display().to_string(),
+    ]);
+    assert!(!batch.is_empty());
+    assert_eq!(emitted_bag(&root.join("changes.jsonl"), &file), batch);
+}
+
+#[test]
+fn stdin_with_state_is_refused() {
+    let out = Command::new(flowpat_bin())
+        .arg("watch")
+        .arg(pattern_path("exfiltration"))
+        .args(["--flows", "-", "--networks", "n.csv", "--state", "st"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("flowpat");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--state cannot be used with `--flows -`"),
+        "{stderr}"
+    );
+}
+
+/// Lines of a child's stderr as they come.
+fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    within: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let hit = pred(&line);
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[test]
+fn zeek_logs_renamed_in_are_noticed_long_before_the_poll() {
+    let zeek = workspace_root().join("engine/tests/data/presets/zeek");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("logs")).expect("mkdir");
+    std::fs::write(
+        root.join("networks.csv"),
+        "192.0.2.0/24,internal\n2001:db8::/32,internal\ndefault,external\n",
+    )
+    .expect("networks");
+    std::fs::copy(zeek.join("conn-concatenated.log"), root.join("logs/a.log")).expect("a.log");
+    let mut child = Command::new(flowpat_bin())
+        .arg("watch")
+        .arg(workspace_root().join("patterns"))
+        .arg("--flows")
+        .arg(root.join("logs"))
+        .args(["--flows-format", "zeek", "--networks"])
+        .arg(root.join("networks.csv"))
+        .arg("--emit")
+        .arg(root.join("changes.jsonl"))
+        // Were the watch to rely on polling, nothing after the first look would be seen for a minute.
+        .args(["--poll", "60000", "--workers", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning flowpat watch");
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    // The log that is there: seen at the first look, taken once a second look agrees.
+    let first = wait_for_line(&rx, &mut seen, Duration::from_secs(30), |l| {
+        l.starts_with("epoch 0 [add flows:a.log]")
+    });
+    let staged = root.join("logs/.b.log.partial");
+    std::fs::copy(zeek.join("conn-tsv.log"), &staged).expect("stage");
+    let renamed = Instant::now();
+    std::fs::rename(&staged, root.join("logs/b.log")).expect("rename");
+    let second = first
+        && wait_for_line(&rx, &mut seen, Duration::from_secs(30), |l| {
+            // The summary line, then the malformed line reported as `run` reports it.
+            l.contains("b.log: 1 of 7 row(s) skipped")
+        });
+    let took = renamed.elapsed();
+    // An edit of the networks file (here by rename, as editors save) is noticed too.
+    let edited = root.join(".networks.csv.new");
+    std::fs::write(
+        &edited,
+        "192.0.2.0/25,dmz\n192.0.2.0/24,internal\n2001:db8::/32,internal\ndefault,external\n",
+    )
+    .expect("edit");
+    std::fs::rename(&edited, root.join("networks.csv")).expect("rename networks");
+    let third = second
+        && wait_for_line(&rx, &mut seen, Duration::from_secs(30), |l| {
+            l.starts_with("epoch 2 [networks ")
+        });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first && second && third, "stderr: {seen:#?}");
+    // b.log's FTP data transfer from 192.0.2.20 leaves the internal hosts.
+    assert!(
+        seen.iter().any(|l| l.starts_with("epoch 2 [networks ")
+            && l.contains("(ephemeral tcp connections +0 -1)")),
+        "{seen:#?}"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "picked up after {took:?}, not by the 60 s poll"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("epoch 1 [add flows:b.log]: +2 -0")),
+        "{seen:#?}"
+    );
+    let batch = run_bag(&[
+        "--flows",
+        &root.join("logs").display().to_string(),
+        "--flows-format",
+        "zeek",
+        "--networks",
+        &root.join("networks.csv").display().to_string(),
+    ]);
+    // Both logs contribute: a row of each (b.log's row 4 is the FTP data transfer).
+    assert!(
+        batch.keys().any(|k| k.contains("\"conn.file\":\"a.log\"")),
+        "{batch:#?}"
+    );
+    assert!(
+        batch
+            .keys()
+            .any(|k| k.contains("\"conn.file\":\"b.log\"") && k.contains("\"conn.row\":4")),
+        "{batch:#?}"
+    );
+    assert_eq!(emitted_bag(&root.join("changes.jsonl"), ""), batch);
+}
