@@ -61,7 +61,8 @@ two looks at least min(--poll, 1000) ms apart, a Parquet file once its footer re
 A look is a folder listing and a stat per file. Between looks the watch sleeps until a
 file-system notification (inotify, FSEvents, ...) about a watched folder or the networks file,
 or until --poll MS has passed: the poll is the fallback for file systems without notifications
-(NFS, some FUSE mounts), and the only timer with --no-notify.
+(NFS, some FUSE mounts), and the only timer with --no-notify. Where notifications work, a long
+--poll (say 60000) costs no latency.
 
 stdin (`--flows -` or `--events -`): an Arrow IPC stream with the archive's canonical columns.
 Each record batch is one epoch (with --epoch-every, the batches arriving within that period).
@@ -557,9 +558,9 @@ fn run_loop(
         let timeout = wake_at.saturating_duration_since(Instant::now());
         match rx.recv_timeout(timeout) {
             Ok(Wake::Look) => {
-                // Drain the burst; look now unless a look is already due sooner, and never
-                // sooner than `notify_gap` after the last one.
-                while let Ok(Wake::Look) = rx.try_recv() {}
+                // Look now unless a look is already due sooner, and never sooner than
+                // `notify_gap` after the last one (a burst of notifications makes one look;
+                // the channel is not drained here, as stdin's batches share it).
                 if cfg.notify {
                     let soonest = last_look.map_or(Instant::now(), |at| at + notify_gap);
                     next_look = next_look.min(soonest.max(Instant::now()));
