@@ -21,6 +21,27 @@ pub enum SyntaxError {
         #[label("here")]
         span: Span,
     },
+    /// A string literal with no closing quote on its line.
+    #[error("unterminated string")]
+    #[diagnostic(
+        code(compiler::syntax::unterminated_string),
+        help("close it with `\"` on the same line (a string cannot span lines; write `\\\"` for a quote inside it)")
+    )]
+    UnterminatedString {
+        /// The opening quote.
+        #[label("this string is never closed")]
+        span: Span,
+    },
+    /// A keyword written with capitals (`Search`, `WHERE`).
+    #[error("keywords are lower case: did you mean `{keyword}`?")]
+    #[diagnostic(code(compiler::syntax::keyword_case))]
+    KeywordCase {
+        /// The keyword meant, lower case.
+        keyword: &'static str,
+        /// Where.
+        #[label("write `{keyword}`")]
+        span: Span,
+    },
     /// A literal whose text is malformed although the grammar accepted its shape.
     #[error("invalid {kind} literal `{text}`: {reason}")]
     #[diagnostic(code(compiler::syntax::invalid_literal))]
@@ -35,6 +56,18 @@ pub enum SyntaxError {
         #[label("this literal")]
         span: Span,
     },
+}
+
+impl SyntaxError {
+    /// Where.
+    pub fn span(&self) -> Span {
+        match self {
+            SyntaxError::Unexpected { span, .. }
+            | SyntaxError::UnterminatedString { span }
+            | SyntaxError::KeywordCase { span, .. }
+            | SyntaxError::InvalidLiteral { span, .. } => *span,
+        }
+    }
 }
 
 /// A problem with names, types or the meaning of a pattern.
@@ -199,9 +232,7 @@ impl Diagnostic {
     /// The primary span.
     pub fn span(&self) -> Span {
         match self {
-            Diagnostic::Syntax(
-                SyntaxError::Unexpected { span, .. } | SyntaxError::InvalidLiteral { span, .. },
-            ) => *span,
+            Diagnostic::Syntax(e) => e.span(),
             Diagnostic::Resolve(e) => match e {
                 ResolveError::UnknownType { span, .. }
                 | ResolveError::UnknownAttribute { span, .. }

@@ -25,9 +25,13 @@ use grammar::{PatternParser, Rule};
 pub fn parse(source: &Source) -> (Option<ast::File>, Vec<SyntaxError>) {
     let mut errors = Vec::new();
     let mut items = Vec::new();
-    let text = source.text.as_str();
+    // A capitalised keyword is reported and then read in lower case, so the rest of the file
+    // (and later stages) still see the pattern; the replacement keeps every byte offset.
+    let mut work = source.text.clone();
+    let mut lowered_at: Option<usize> = None;
     let mut offset = 0usize;
-    while offset <= text.len() {
+    while offset <= work.len() {
+        let text = work.as_str();
         let region = &text[offset..];
         match PatternParser::parse(Rule::file, region) {
             Ok(mut pairs) => {
@@ -42,16 +46,48 @@ pub fn parse(source: &Source) -> (Option<ast::File>, Vec<SyntaxError>) {
             }
             Err(err) => {
                 let (pos, expected, found) = describe(&err, region);
-                let span = Span::new(
-                    source.id,
-                    offset + pos,
-                    offset + pos + found_len(region, pos),
-                );
-                errors.push(SyntaxError::Unexpected {
-                    expected,
-                    found,
-                    span,
-                });
+                let len = found_len(region, pos);
+                let span = Span::new(source.id, offset + pos, offset + pos + len);
+                if let Some(keyword) = miscased_keyword(&region[pos..pos + len]) {
+                    errors.push(SyntaxError::KeywordCase { keyword, span });
+                    work[offset + pos..offset + pos + len].make_ascii_lowercase();
+                    lowered_at = Some(offset + pos);
+                    continue;
+                }
+                // A capitalised keyword can also read as a name (`export a; End` takes `End`
+                // for an export item), so the error shows one word later: if the word before
+                // is a keyword in capitals and lower-casing it lets parsing get further, that
+                // was the mistake.
+                if let Some((at, keyword)) = keyword_before(region, pos) {
+                    let end = at + keyword.len();
+                    let mut trial = region.to_string();
+                    trial[at..end].make_ascii_lowercase();
+                    let further = match PatternParser::parse(Rule::file, &trial) {
+                        Ok(_) => true,
+                        Err(e) => describe(&e, &trial).0 > pos,
+                    };
+                    if further {
+                        errors.push(SyntaxError::KeywordCase {
+                            keyword,
+                            span: Span::new(source.id, offset + at, offset + end),
+                        });
+                        work[offset + at..offset + end].make_ascii_lowercase();
+                        lowered_at = Some(offset + at);
+                        continue;
+                    }
+                }
+                if let Some(quote) = unterminated_string(region, pos) {
+                    errors.push(SyntaxError::UnterminatedString {
+                        span: Span::new(source.id, offset + quote, offset + quote + 1),
+                    });
+                } else if lowered_at != Some(offset + pos) {
+                    // (At a keyword just lowered, its own error already says what is wrong.)
+                    errors.push(SyntaxError::Unexpected {
+                        expected,
+                        found,
+                        span,
+                    });
+                }
                 // Items before the error in this region are lost to pest; re-parse them on
                 // their own so later stages still see as much as possible.
                 let head_end = top_level_before(region, pos);
@@ -75,17 +111,108 @@ pub fn parse(source: &Source) -> (Option<ast::File>, Vec<SyntaxError>) {
     }
     let file = ast::File {
         items,
-        span: Span::new(source.id, 0, text.len()),
+        span: Span::new(source.id, 0, work.len()),
     };
+    errors.sort_by_key(|e| e.span().start);
     (Some(file), errors)
+}
+
+/// Every keyword of the grammar (`kw_*` in `pattern.pest`).
+const KEYWORDS: [&str; 37] = [
+    "search",
+    "is",
+    "end",
+    "instance",
+    "where",
+    "connections",
+    "connects",
+    "export",
+    "and",
+    "or",
+    "not",
+    "in",
+    "order",
+    "before",
+    "after",
+    "overlaps",
+    "within",
+    "require",
+    "group",
+    "by",
+    "having",
+    "count",
+    "distinct",
+    "sum",
+    "min",
+    "max",
+    "absent",
+    "chain",
+    "from",
+    "to",
+    "hops",
+    "allow",
+    "meta",
+    "use",
+    "define",
+    "param",
+    "column",
+];
+
+/// The keyword `word` spells with capitals (`Search`, `WHERE`), if it is one.
+fn miscased_keyword(word: &str) -> Option<&'static str> {
+    if word.bytes().all(|b| !b.is_ascii_uppercase()) {
+        return None;
+    }
+    KEYWORDS
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(word))
+}
+
+/// The start of the word just before `pos` (across white space) and the keyword it spells
+/// with capitals, if it does.
+fn keyword_before(region: &str, pos: usize) -> Option<(usize, &'static str)> {
+    let before = region[..pos.min(region.len())].trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    miscased_keyword(&before[start..]).map(|k| (start, k))
+}
+
+/// The opening quote of a string that is not closed on its line, if the line holding `pos`
+/// has one at or before `pos` (strings cannot span lines; `//` outside a string is a comment).
+fn unterminated_string(region: &str, pos: usize) -> Option<usize> {
+    let pos = pos.min(region.len());
+    let line_start = region[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = region[pos..].find('\n').map_or(region.len(), |i| pos + i);
+    let line = &region[line_start..line_end];
+    let mut open: Option<usize> = None;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match (open, c) {
+            (None, '"') => open = Some(i),
+            (None, '/') if chars.peek().is_some_and(|&(_, n)| n == '/') => break,
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(_), '"') => open = None,
+            _ => {}
+        }
+    }
+    open.map(|i| line_start + i).filter(|&q| q <= pos)
 }
 
 const TOP_LEVEL: [&str; 4] = ["search", "define", "param", "use"];
 
+/// Whether a line starts (in column 1) with a top-level keyword, in any case: a capitalised
+/// `Search` is reported as such when parsing resumes there.
 fn line_starts_top_level(line: &str) -> bool {
     let t = line.trim_start();
     TOP_LEVEL.iter().any(|k| {
-        t.starts_with(k) && t[k.len()..].starts_with(|c: char| c.is_whitespace() || c == '"')
+        t.len() > k.len()
+            && t.is_char_boundary(k.len())
+            && t[..k.len()].eq_ignore_ascii_case(k)
+            && t[k.len()..].starts_with(|c: char| c.is_whitespace() || c == '"')
     }) && line.len() - t.len() == 0
 }
 
@@ -564,7 +691,6 @@ impl Builder<'_> {
     }
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> ast::Expr {
-        let span = self.span(&pair);
         match pair.as_rule() {
             Rule::expr => self.expr(pair.into_inner().next().expect("grammar: expr has or_expr")),
             Rule::or_expr | Rule::and_expr => {
@@ -592,6 +718,7 @@ impl Builder<'_> {
                 let first = it.next().expect("grammar: not_expr child");
                 if first.as_rule() == Rule::not_op {
                     let operand = self.expr(it.next().expect("grammar: not operand"));
+                    let span = self.span(&first).to(operand.span());
                     ast::Expr::Not(Box::new(operand), span)
                 } else {
                     self.expr(first)
@@ -612,6 +739,9 @@ impl Builder<'_> {
                             _ => ast::BinOp::Ge,
                         };
                         let right = self.expr(it.next().expect("grammar: cmp right"));
+                        // From operand to operand: the pair's own span can end with the white
+                        // space pest skipped looking for more of the right operand.
+                        let span = left.span().to(right.span());
                         ast::Expr::Binary {
                             op,
                             left: Box::new(left),
@@ -622,6 +752,7 @@ impl Builder<'_> {
                     Rule::in_op | Rule::not_in => {
                         let negated = op.as_rule() == Rule::not_in;
                         let rhs = it.next().expect("grammar: in rhs");
+                        let span = left.span().to(self.span(&rhs));
                         let list = rhs.into_inner().map(|l| self.literal(l)).collect();
                         ast::Expr::In {
                             expr: Box::new(left),
@@ -659,6 +790,7 @@ impl Builder<'_> {
                 let first = it.next().expect("grammar: unary child");
                 if first.as_rule() == Rule::neg_op {
                     let operand = self.expr(it.next().expect("grammar: neg operand"));
+                    let span = self.span(&first).to(operand.span());
                     ast::Expr::Neg(Box::new(operand), span)
                 } else {
                     self.atom(first)
@@ -772,6 +904,71 @@ mod tests {
         };
         assert_eq!(s.name, "invalid ip packets");
         assert_eq!(s.sections.len(), 5);
+    }
+
+    #[test]
+    fn keywords_match_the_grammar() {
+        let grammar = include_str!("pattern.pest");
+        let rules: Vec<&str> = grammar
+            .lines()
+            .filter(|l| l.starts_with("kw_"))
+            .filter_map(|l| l.split('"').nth(1))
+            .collect();
+        let mut listed = KEYWORDS.to_vec();
+        let mut rules_sorted = rules.clone();
+        listed.sort_unstable();
+        rules_sorted.sort_unstable();
+        assert_eq!(listed, rules_sorted);
+    }
+
+    /// `(line, column, message)` of each syntax error.
+    fn errors_at(text: &str) -> Vec<(usize, usize, String)> {
+        let (_, errors) = check(text);
+        let mut map = crate::source::SourceMap::new();
+        map.add("t.pattern", text);
+        errors
+            .into_iter()
+            .map(|e| {
+                let d = crate::diagnostic::Diagnostic::from(e);
+                let (line, col) = map.line_col(SourceId(0), d.span().start);
+                (line, col, d.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn unterminated_string_points_at_its_opening_quote() {
+        let text = "use \"common.pattern;\nsearch s is // a \"quoted\" comment\n   instance a : NetworkAddress where disposition = \"a\\\"b;\n   export a; end\nend\n";
+        assert_eq!(
+            errors_at(text),
+            [
+                (1, 5, "unterminated string".to_string()),
+                (3, 52, "unterminated string".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn capitalised_keywords_are_named() {
+        let text = "Search s is\n   INSTANCE a : NetworkConnection Where destPort = 1;\n   export a; End\nEND\n";
+        let said = |k: &str| format!("keywords are lower case: did you mean `{k}`?");
+        assert_eq!(
+            errors_at(text),
+            [
+                (1, 1, said("search")),
+                (2, 4, said("instance")),
+                (2, 35, said("where")),
+                (3, 14, said("end")),
+                (4, 1, said("end")),
+            ]
+        );
+        // Read in lower case, the pattern is still there for later stages.
+        let (file, _) = check(text);
+        assert_eq!(file.items.len(), 1);
+        // A capitalised keyword that is a valid name is a name.
+        let (_, errors) =
+            check("search s is\n   instance End : NetworkConnection;\n   export End; end\nend\n");
+        assert_eq!(errors, vec![]);
     }
 
     #[test]
