@@ -189,6 +189,52 @@ pub enum ResolveError {
         #[label("always false")]
         span: Span,
     },
+    /// A comparison that no value of the attribute's type can satisfy (`destPort > 70000`).
+    #[error("can never hold: {reason}")]
+    #[diagnostic(
+        code(compiler::resolve::out_of_range),
+        severity(Warning),
+        help("the pattern still compiles, but this comparison is never true")
+    )]
+    NeverHolds {
+        /// Why (`destPort is at most 65535`).
+        reason: String,
+        /// The comparison.
+        #[label("never true")]
+        span: Span,
+    },
+    /// A number literal too large (or too long) for the compiler's exact numbers (`i128`).
+    #[error("number literal `{text}` is too {problem}")]
+    #[diagnostic(code(compiler::resolve::number_too_large), help("{help}"))]
+    NumberTooLarge {
+        /// The literal text.
+        text: String,
+        /// `large`, or `long` for a decimal with too many digits after the point.
+        problem: &'static str,
+        /// The limit.
+        help: String,
+        /// Where.
+        #[label("too {problem}")]
+        span: Span,
+    },
+    /// Two patterns of one run with the same name.
+    #[error("two patterns are named `{name}` (the first at {first_at})")]
+    #[diagnostic(
+        code(compiler::resolve::duplicate_pattern),
+        help("pattern names must be unique among the files of a run: rename one")
+    )]
+    DuplicatePattern {
+        /// The name.
+        name: String,
+        /// `file:line:col` of the first definition.
+        first_at: String,
+        /// The second definition's name.
+        #[label("named again here")]
+        span: Span,
+        /// The first definition's name, when it is in the same file.
+        #[label("first named here")]
+        first: Option<Span>,
+    },
     /// A construct in the wrong place (export of an aggregate without group, …).
     #[error("{message}")]
     #[diagnostic(code(compiler::resolve::invalid), help("{help}"))]
@@ -243,6 +289,9 @@ impl Diagnostic {
                 | ResolveError::BadLiteral { span, .. }
                 | ResolveError::CrossProduct { span, .. }
                 | ResolveError::Impossible { span, .. }
+                | ResolveError::NeverHolds { span, .. }
+                | ResolveError::NumberTooLarge { span, .. }
+                | ResolveError::DuplicatePattern { span, .. }
                 | ResolveError::Invalid { span, .. }
                 | ResolveError::UseNotFound { span, .. } => *span,
             },
@@ -251,7 +300,10 @@ impl Diagnostic {
 
     /// Whether this is only a warning (the pattern still compiles).
     pub fn is_warning(&self) -> bool {
-        matches!(self, Diagnostic::Resolve(ResolveError::Impossible { .. }))
+        matches!(
+            self,
+            Diagnostic::Resolve(ResolveError::Impossible { .. } | ResolveError::NeverHolds { .. })
+        )
     }
 
     /// The stable diagnostic code, e.g. `compiler::resolve::unknown_attribute`.

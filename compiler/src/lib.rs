@@ -146,6 +146,14 @@ pub fn compile(
             ),
         }
     }
+    // A definition's predicate is resolved for every instance of it: report each problem once.
+    let mut unique: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    for d in diags {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    let mut diags = unique;
     diags.sort_by_key(|d| {
         let span = d.span();
         (span.source, span.start)

@@ -245,6 +245,21 @@ impl Attr {
         }
     }
 
+    /// The whole numbers an integer attribute can hold, as the engine stores it: ports are
+    /// `u16`, protocol numbers `u8`, byte and packet counters `u64`, event severity `i32`.
+    /// `None` for attributes that are not integers.
+    pub fn range(self) -> Option<(i128, i128)> {
+        match self {
+            Attr::Protocol => Some((0, u8::MAX.into())),
+            Attr::SrcPort | Attr::DestPort => Some((0, u16::MAX.into())),
+            Attr::BytesSent | Attr::BytesReceived | Attr::PacketsSent | Attr::PacketsReceived => {
+                Some((0, u64::MAX.into()))
+            }
+            Attr::Severity => Some((i32::MIN.into(), i32::MAX.into())),
+            _ => None,
+        }
+    }
+
     /// The entity that has it.
     pub fn entity(self) -> Entity {
         match self {

@@ -922,7 +922,19 @@ impl Resolver<'_, '_> {
                         values.push(v);
                     }
                 }
-                let _ = span;
+                if let Expr::Attr(_, attr) = &x {
+                    let never = |v: &Value| matches!(v, Value::Num(n) if outside_range(*attr, BinOp::Eq, n).is_some());
+                    if !negated && values.len() == list.len() && values.iter().all(never) {
+                        if let Some((lo, hi)) = attr.range() {
+                            self.error(ResolveError::NeverHolds {
+                                reason: format!(
+                                    "{attr} is a whole number from {lo} to {hi}, and no value in the list is"
+                                ),
+                                span: *span,
+                            });
+                        }
+                    }
+                }
                 Some((Expr::In(Box::new(x), values, *negated), Type::Bool))
             }
         }
@@ -1061,6 +1073,9 @@ impl Resolver<'_, '_> {
                 if !ok {
                     return mismatch(self, "compare values of the same kind: numbers with numbers, times with times, strings with strings");
                 }
+                if let Some(reason) = never_holds(op, &l, &r) {
+                    self.error(ResolveError::NeverHolds { reason, span });
+                }
                 Type::Bool
             }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => match (op, lt, rt) {
@@ -1100,6 +1115,21 @@ impl Resolver<'_, '_> {
             });
             None
         };
+        let numeric = matches!(
+            expected,
+            Some(Type::Int | Type::Decimal | Type::Protocol | Type::Duration)
+        );
+        if lit.kind != LiteralKind::String || numeric {
+            if let Some((problem, help)) = number_too_large(lit) {
+                self.error(ResolveError::NumberTooLarge {
+                    text: lit.text.clone(),
+                    problem,
+                    help,
+                    span: lit.span,
+                });
+                return None;
+            }
+        }
         let Some(expected) = expected else {
             return match natural_value(lit) {
                 Some(v) => {
@@ -1126,7 +1156,12 @@ impl Resolver<'_, '_> {
             Type::Protocol => match lit.kind {
                 LiteralKind::Integer | LiteralKind::String => match protocol_number(text) {
                     Some(n) => Some((Value::Num(Num::int(n.into())), Type::Protocol)),
-                    None => bad(self, "protocol", "write a number 0-255 or a name such as \"tcp\", \"udp\", \"icmp\""),
+                    // A number past 255 means something (no protocol has it): the comparison
+                    // is then reported as one that can never hold, not as a bad literal.
+                    None => match whole_number(text) {
+                        Some(n) => Some((Value::Num(n), Type::Protocol)),
+                        None => bad(self, "protocol", "write a number 0-255 or a name such as \"tcp\", \"udp\", \"icmp\""),
+                    },
                 },
                 _ => bad(self, "protocol", "write a number 0-255 or a name such as \"tcp\", \"udp\", \"icmp\""),
             },
@@ -1373,6 +1408,101 @@ impl Resolver<'_, '_> {
 
 /// A literal bound on an attribute and whether it is strict.
 type Bound = (Num, bool);
+
+/// Why `l op r` can never hold for an attribute compared with a number outside what the
+/// attribute can hold (`destPort > 70000`, `bytesSent < 0`, `protocol = 300`).
+fn never_holds(op: BinOp, l: &Expr, r: &Expr) -> Option<String> {
+    match (l, r) {
+        (Expr::Attr(_, a), Expr::Lit(Value::Num(n))) => outside_range(*a, op, n),
+        (Expr::Lit(Value::Num(n)), Expr::Attr(_, a)) => outside_range(*a, flip(op), n),
+        _ => None,
+    }
+}
+
+/// Why `attr op n` holds for no value in [`Attr::range`], if it holds for none.
+fn outside_range(attr: Attr, op: BinOp, n: &Num) -> Option<String> {
+    let (lo, hi) = attr.range()?;
+    let (lo_n, hi_n) = (Num::int(lo), Num::int(hi));
+    let above = |strict: bool| {
+        let c = n.cmp_exact(&hi_n);
+        c.is_gt() || (strict && c.is_eq())
+    };
+    let below = |strict: bool| {
+        let c = n.cmp_exact(&lo_n);
+        c.is_lt() || (strict && c.is_eq())
+    };
+    let at_most = || Some(format!("{attr} is at most {hi}"));
+    let at_least = || Some(format!("{attr} is at least {lo}"));
+    match op {
+        BinOp::Gt if above(true) => at_most(),
+        BinOp::Ge if above(false) => at_most(),
+        BinOp::Lt if below(true) => at_least(),
+        BinOp::Le if below(false) => at_least(),
+        BinOp::Eq if above(false) => at_most(),
+        BinOp::Eq if below(false) => at_least(),
+        BinOp::Eq if n.as_int().is_none() => Some(format!("{attr} is a whole number")),
+        _ => None,
+    }
+}
+
+/// An integer written as digits (optionally `-`), at any size `Num` holds.
+fn whole_number(text: &str) -> Option<Num> {
+    let t = text.trim();
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Num::parse_decimal(t)
+}
+
+/// The largest number a literal may write (`Num` parses literals into `i128`).
+const LARGEST_LITERAL: i128 = i128::MAX;
+
+/// What is wrong (`large`, or `long` for too many digits after the point) and help text if a
+/// number literal (`99…9`, `1.00…01`, `99…9s`, `99…9MB`, or a string of digits) does not fit
+/// the compiler's exact numbers.
+fn number_too_large(lit: &ast::Literal) -> Option<(&'static str, String)> {
+    let text = lit.text.trim();
+    let number = match lit.kind {
+        LiteralKind::Integer | LiteralKind::Decimal => text,
+        LiteralKind::Duration | LiteralKind::ByteSize => {
+            &text[..text.find(|c: char| c.is_ascii_alphabetic())?]
+        }
+        LiteralKind::String => {
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+            let numeric = !int.is_empty()
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit());
+            if !numeric {
+                return None;
+            }
+            text
+        }
+        _ => return None,
+    };
+    if Num::parse_decimal(number).is_some() {
+        return None;
+    }
+    let int_part = number.split_once('.').map_or(number, |(i, _)| i);
+    Some(if Num::parse_decimal(int_part).is_some() {
+        (
+            "long",
+            format!(
+                "a number literal holds at most {} digits in all, before and after the point",
+                LARGEST_LITERAL.to_string().len() - 1
+            ),
+        )
+    } else {
+        (
+            "large",
+            format!(
+                "the largest number a pattern can write is {LARGEST_LITERAL} (counters hold at most {})",
+                u64::MAX
+            ),
+        )
+    })
+}
 
 fn flip(op: BinOp) -> BinOp {
     match op {
