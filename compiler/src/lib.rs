@@ -108,28 +108,35 @@ pub fn compile(
     }
 
     let overrides = parse_overrides(&options.params, sources);
-    let mut names = BTreeSet::new();
     let mut out = Vec::new();
     for item in &file.items {
         let ast::Item::Search(search) = item else {
             continue;
         };
-        if !names.insert(search.name.clone()) {
-            diags.push(
-                ResolveError::Invalid {
-                    message: format!("two patterns are named `{}`", search.name),
-                    help: "rename one".into(),
-                    span: search.name_span,
-                }
-                .into(),
-            );
-            continue;
-        }
+        // A second pattern of the same name (in this file or one compiled before it into the
+        // same map) is an error of its own; it is still resolved so its other errors show.
+        let duplicate = match sources.name_pattern(&search.name, search.name_span) {
+            Ok(()) => false,
+            Err(first) => {
+                let (line, col) = sources.line_col(first.source, first.start);
+                diags.push(
+                    ResolveError::DuplicatePattern {
+                        name: search.name.clone(),
+                        first_at: format!("{}:{line}:{col}", sources.get(first.source).name),
+                        span: search.name_span,
+                        first: (first.source == search.name_span.source).then_some(first),
+                    }
+                    .into(),
+                );
+                true
+            }
+        };
         let Some(pattern) = resolve::resolve_search(search, &scope, &overrides, &mut diags) else {
             continue;
         };
         let program = rules::lower(&pattern);
         match plan::plan(&pattern, &program) {
+            Ok(_) if duplicate => {}
             Ok(plan) => out.push(Compiled {
                 source: root,
                 pattern,

@@ -22,9 +22,13 @@ pub struct Source {
 }
 
 /// All sources of one compilation, so spans can be turned back into text and line/column.
+///
+/// The map also remembers the name of every pattern compiled from it, so that compiling
+/// several files into one map (one `check` or `run`) reports a name used twice across them.
 #[derive(Clone, Debug, Default)]
 pub struct SourceMap {
     sources: Vec<Source>,
+    patterns: std::collections::BTreeMap<String, Span>,
 }
 
 impl SourceMap {
@@ -52,6 +56,18 @@ impl SourceMap {
     /// The source with this name, if already loaded.
     pub fn find(&self, name: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// Records that a pattern named `name` is defined at `span`; if the name is already taken,
+    /// returns where it was defined first (and keeps that definition).
+    pub fn name_pattern(&mut self, name: &str, span: Span) -> Result<(), Span> {
+        match self.patterns.get(name) {
+            Some(first) => Err(*first),
+            None => {
+                self.patterns.insert(name.to_string(), span);
+                Ok(())
+            }
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.

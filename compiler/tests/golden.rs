@@ -70,6 +70,38 @@ fn seed_explain() {
     insta::assert_snapshot!(compiled[0].explain());
 }
 
+/// Two files of one run (compiled into one source map) that name a pattern alike: the second
+/// is an error pointing at the first, and every other error of both files is still reported.
+#[test]
+fn duplicate_pattern_across_files() {
+    let mut sources = SourceMap::new();
+    let mut no_use =
+        |p: &str, _from: &str| -> Result<(String, String), String> { Err(format!("no file {p}")) };
+    let a = sources.add(
+        "a.pattern",
+        "search scan is\n   instance conn : NetworkConnection where dstPort = 22;\n   export conn; end\nend\n",
+    );
+    let b = sources.add(
+        "b.pattern",
+        "// another file\nsearch scan is\n   instance conn : NetworkConnection where destPort > 70000;\n   export con; end\nend\n",
+    );
+    let options = CompileOptions::default();
+    let mut lines = Vec::new();
+    for id in [a, b] {
+        let (_compiled, diags) = compiler::compile(&mut sources, id, &options, &mut no_use);
+        lines.extend(diags.iter().map(|d| d.one_line(&sources)));
+    }
+    assert_eq!(
+        lines,
+        [
+            "a.pattern:2:44: error: unknown attribute `dstPort` on NetworkConnection",
+            "b.pattern:2:8: error: two patterns are named `scan` (the first at a.pattern:1:8)",
+            "b.pattern:3:44: warning: can never hold: destPort is at most 65535",
+            "b.pattern:4:11: error: unknown instance `con`",
+        ]
+    );
+}
+
 #[test]
 fn diagnostics() {
     insta::glob!("data/fail", "*.pattern", |path| {
