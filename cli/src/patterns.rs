@@ -125,6 +125,12 @@ pub fn check_params(params: &[(String, String)], declared: &BTreeSet<String>) ->
     Err(crate::usage(format!("{} ({known})", problems.join("; "))))
 }
 
+/// A pattern file's text; bytes that are not UTF-8 are an error naming the line, column and
+/// byte offset of the first one.
+fn read_pattern_file(path: &Path) -> Result<String> {
+    Ok(compiler::source::decode(std::fs::read(path)?)?)
+}
+
 /// Compiles every file; never stops at the first problem. An unknown `--param` is an error.
 pub fn compile_files(files: &[PathBuf], options: &CompileOptions) -> Result<CompiledSet> {
     let mut sources = SourceMap::new();
@@ -132,14 +138,14 @@ pub fn compile_files(files: &[PathBuf], options: &CompileOptions) -> Result<Comp
     let mut diagnostics = Vec::new();
     let mut declared = BTreeSet::new();
     for file in files {
-        let text = std::fs::read_to_string(file)
+        let text = read_pattern_file(file)
             .with_context(|| format!("reading pattern file {}", file.display()))?;
         declared.extend(declared_params(&text));
         let id = sources.add(file.display().to_string(), text);
         let mut read_use = |path: &str, from: &str| -> Result<(String, String), String> {
             let base = Path::new(from).parent().unwrap_or(Path::new("."));
             let full = base.join(path);
-            let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
+            let text = read_pattern_file(&full).map_err(|e| e.to_string())?;
             declared.extend(declared_params(&text));
             Ok((full.display().to_string(), text))
         };

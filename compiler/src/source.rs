@@ -86,6 +86,48 @@ impl SourceMap {
     }
 }
 
+/// Pattern file bytes that are not UTF-8: where the first bad byte is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column} (byte offset {offset}): {what} is not valid UTF-8 (pattern files are UTF-8 text)")]
+pub struct InvalidUtf8 {
+    /// 1-based line of the first invalid byte.
+    pub line: usize,
+    /// 1-based column (in characters) of the first invalid byte.
+    pub column: usize,
+    /// Byte offset of the first invalid byte.
+    pub offset: usize,
+    /// The offending byte(s), e.g. `byte 0xff`.
+    pub what: String,
+}
+
+/// Decodes a pattern file's bytes as UTF-8, naming the position of the first invalid byte.
+pub fn decode(bytes: Vec<u8>) -> Result<String, InvalidUtf8> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let err = e.utf8_error();
+        let offset = err.valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..offset]).expect("valid up to here");
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let what = match err.error_len() {
+            Some(n) => {
+                let bad: Vec<String> = bytes[offset..offset + n]
+                    .iter()
+                    .map(|b| format!("0x{b:02x}"))
+                    .collect();
+                format!("byte {}", bad.join(" "))
+            }
+            None => "the last bytes of the file (an incomplete character)".to_string(),
+        };
+        InvalidUtf8 {
+            line,
+            column,
+            offset,
+            what,
+        }
+    })
+}
+
 /// A byte range in one source.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span {
@@ -122,5 +164,28 @@ impl fmt::Debug for Span {
 impl From<Span> for miette::SourceSpan {
     fn from(span: Span) -> miette::SourceSpan {
         (span.start, span.end.saturating_sub(span.start)).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let bytes =
+            b"search bad is\n   instance a : NetworkAddress where disposition = \"g\xffv\";\n"
+                .to_vec();
+        let err = decode(bytes).expect_err("not UTF-8");
+        assert_eq!((err.line, err.column, err.offset), (2, 54, 67));
+        assert_eq!(
+            err.to_string(),
+            "line 2, column 54 (byte offset 67): byte 0xff is not valid UTF-8 (pattern files are UTF-8 text)"
+        );
+        // Columns count characters, not bytes; a cut-off character at the end is named too.
+        let err = decode(b"\xc3\xa9\xc3\xa9x\n\xc3\xa9\xe2\x82".to_vec()).expect_err("cut");
+        assert_eq!((err.line, err.column, err.offset), (2, 2, 8));
+        assert!(err.to_string().contains("incomplete character"), "{err}");
+        assert_eq!(decode(b"ok".to_vec()).as_deref(), Ok("ok"));
     }
 }
