@@ -663,10 +663,10 @@ impl fmt::Display for JoinPlan {
             };
             writeln!(
                 f,
-                "  {step}. iterate: chains of `{}` steps from `{}` to `{}`, hops {hops}, each step starting after the previous one (distinct endpoints)",
+                "  {step}. iterate: chains of `{}` steps from `{from}` to `{to}`, hops {hops}, each step starting after the previous one; keeps distinct (`{from}`, `{to}`) pairs",
                 self.names[self.scan(c.scan).instance.index()],
-                self.names[c.from.index()],
-                self.names[c.to.index()]
+                from = self.names[c.from.index()],
+                to = self.names[c.to.index()]
             )?;
             if let Some(e) = &c.endpoint_filter {
                 writeln!(f, "       on each chain: {}", self.show(e))?;

@@ -4,7 +4,8 @@
 //! A pattern becomes one `match` rule whose body holds a relational atom per connection or
 //! event instance (with its address edges as arguments), the instances' predicates as
 //! filters, cross-instance conditions, and `not witness_k(…)` for each `absent` block.
-//! A `group` adds an aggregate rule; a `chain` adds a recursive `reach` rule.
+//! A `group` adds an aggregate rule; a `chain` adds a recursive `path` relation (origin, end,
+//! start time of the last step, hop count) and a `reach` rule over it, as the plan runs them.
 //! Safety is checked here: every head variable is bound by a positive atom.
 
 use std::fmt;
@@ -52,7 +53,39 @@ pub struct Rule {
     pub negated: Vec<Atom>,
 }
 
-/// All rules of one pattern, `match` last.
+/// The recursive rules of one `chain … from a to b hops min..max`:
+///
+/// ```text
+/// path(a, b, hop.startTime, 1) :- NetworkConnection(hop, source: a, destination: b), <step filters>.
+/// path(a, b, hop.startTime, n + 1) :- path(a, via, t, n),
+///     NetworkConnection(hop, source: via, destination: b), <step filters>, hop.startTime > t, n < max.
+/// reach(a, b) :- path(a, b, _, n), n >= min.
+/// ```
+///
+/// Each step starts where the previous one ended and strictly after it started. Without an
+/// upper bound the hop count is capped at `min` (`min(n + 1, min)`), which keeps the relation
+/// finite and means "at least `min` hops"; with `min` 1 it is left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainRules {
+    /// The recursive relation (`path_1`).
+    pub path: String,
+    /// The relation of (origin, end) pairs the pattern joins (`reach_1`).
+    pub reach: String,
+    /// Origin address variable.
+    pub from: InstanceId,
+    /// End address variable.
+    pub to: InstanceId,
+    /// The step (connection) variable.
+    pub step: InstanceId,
+    /// Conditions on every step.
+    pub filters: Vec<Expr>,
+    /// Minimum hops.
+    pub min_hops: u32,
+    /// Maximum hops (`None`: unbounded).
+    pub max_hops: Option<u32>,
+}
+
+/// All rules of one pattern: chains' recursive rules first, then the others, `match` last.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     /// The pattern's name.
@@ -61,6 +94,8 @@ pub struct Program {
     pub names: Vec<String>,
     /// Aggregate names, for display.
     pub agg_names: Vec<String>,
+    /// The recursive rules of each chain.
+    pub chains: Vec<ChainRules>,
     /// The rules.
     pub rules: Vec<Rule>,
 }
@@ -100,40 +135,21 @@ pub fn lower(p: &hir::Pattern) -> Program {
         .map(|r| record_atom(p, &p.edges, *r))
         .collect();
 
+    let mut chains = Vec::new();
     for (k, c) in p.chains.iter().enumerate() {
-        let name = format!("reach_{}", k + 1);
-        let step = c.step;
-        let atom = Atom::Record {
-            entity: Entity::Connection,
-            var: step,
-            source: Some(c.from),
-            destination: Some(c.to),
-        };
-        let pred: Vec<Expr> = c.predicate.clone().map(Expr::conjuncts).unwrap_or_default();
-        rules.push(Rule {
-            head: name.clone(),
-            head_vars: vec![c.from, c.to],
-            aggregate: vec![],
-            body: vec![atom.clone()],
-            filters: pred.clone(),
-            negated: vec![],
-        });
-        rules.push(Rule {
-            head: name.clone(),
-            head_vars: vec![c.from, c.to],
-            aggregate: vec![],
-            body: vec![
-                Atom::Derived {
-                    name: name.clone(),
-                    vars: vec![c.from, step],
-                },
-                atom,
-            ],
-            filters: pred,
-            negated: vec![],
+        let reach = format!("reach_{}", k + 1);
+        chains.push(ChainRules {
+            path: format!("path_{}", k + 1),
+            reach: reach.clone(),
+            from: c.from,
+            to: c.to,
+            step: c.step,
+            filters: c.predicate.clone().map(Expr::conjuncts).unwrap_or_default(),
+            min_hops: c.min_hops,
+            max_hops: c.max_hops,
         });
         body.push(Atom::Derived {
-            name,
+            name: reach,
             vars: vec![c.from, c.to],
         });
     }
@@ -252,6 +268,7 @@ pub fn lower(p: &hir::Pattern) -> Program {
         pattern: p.name.clone(),
         names: p.names(),
         agg_names: p.agg_names(),
+        chains,
         rules,
     }
 }
@@ -290,6 +307,9 @@ impl Program {
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = |v: &InstanceId| self.names[v.index()].as_str();
+        for c in &self.chains {
+            self.fmt_chain(f, c)?;
+        }
         for r in &self.rules {
             let mut head: Vec<String> = r.head_vars.iter().map(|v| n(v).to_string()).collect();
             for a in &r.aggregate {
@@ -359,11 +379,107 @@ impl fmt::Display for Program {
                     ));
                 }
             }
-            let last = lines.len().saturating_sub(1);
-            for (k, l) in lines.iter().enumerate() {
-                writeln!(f, "    {l}{}", if k == last { "." } else { "," })?;
-            }
+            write_body(f, &lines)?;
         }
         Ok(())
+    }
+}
+
+/// Writes a rule's body lines, comma-separated, ending with a full stop.
+fn write_body(f: &mut fmt::Formatter<'_>, lines: &[String]) -> fmt::Result {
+    let last = lines.len().saturating_sub(1);
+    for (k, l) in lines.iter().enumerate() {
+        writeln!(f, "    {l}{}", if k == last { "." } else { "," })?;
+    }
+    Ok(())
+}
+
+impl Program {
+    /// A variable name for rule text that no instance or aggregate of the pattern uses.
+    fn fresh(&self, base: &str) -> String {
+        let taken = |v: &str| self.names.iter().chain(&self.agg_names).any(|n| n == v);
+        (1..)
+            .map(|k| {
+                if k == 1 {
+                    base.to_string()
+                } else {
+                    format!("{base}{k}")
+                }
+            })
+            .find(|v| !taken(v))
+            .expect("an unused name")
+    }
+
+    fn fmt_chain(&self, f: &mut fmt::Formatter<'_>, c: &ChainRules) -> fmt::Result {
+        let n = |v: InstanceId| self.names[v.index()].as_str();
+        let (from, to, step) = (n(c.from), n(c.to), n(c.step));
+        let (via, t, hops) = (self.fresh("via"), self.fresh("t"), self.fresh("n"));
+        let time = format!("{step}.startTime");
+        let show = |e: &Expr| {
+            hir::ExprDisplay {
+                expr: e,
+                names: &self.names,
+                aggs: &self.agg_names,
+            }
+            .to_string()
+        };
+        let filters: Vec<String> = c.filters.iter().map(show).collect();
+        // The hop count: none when any number of hops from one on will do; capped at `min`
+        // when unbounded (the relation stays finite); else counted up to `max`.
+        let (base_count, next_count) = match c.max_hops {
+            Some(_) => (Some("1".to_string()), Some(format!("{hops} + 1"))),
+            None if c.min_hops <= 1 => (None, None),
+            None => (
+                Some("1".to_string()),
+                Some(format!("min({hops} + 1, {})", c.min_hops)),
+            ),
+        };
+        let with = |args: &[&str], count: &Option<String>| {
+            let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            v.extend(count.iter().cloned());
+            v.join(", ")
+        };
+        let counted = base_count.is_some();
+        let hop_var = counted.then(|| hops.clone());
+
+        writeln!(
+            f,
+            "{}({}) :-",
+            c.path,
+            with(&[from, to, &time], &base_count)
+        )?;
+        let mut lines = vec![format!(
+            "NetworkConnection({step}, source: {from}, destination: {to})"
+        )];
+        lines.extend(filters.iter().cloned());
+        write_body(f, &lines)?;
+
+        writeln!(
+            f,
+            "{}({}) :-",
+            c.path,
+            with(&[from, to, &time], &next_count)
+        )?;
+        let mut lines = vec![
+            format!("{}({})", c.path, with(&[from, &via, &t], &hop_var)),
+            format!("NetworkConnection({step}, source: {via}, destination: {to})"),
+        ];
+        lines.extend(filters.iter().cloned());
+        lines.push(format!("{time} > {t}"));
+        if let Some(max) = c.max_hops {
+            lines.push(format!("{hops} < {max}"));
+        }
+        write_body(f, &lines)?;
+
+        writeln!(f, "{}({from}, {to}) :-", c.reach)?;
+        let at_least = (counted && c.min_hops > 1).then(|| format!("{hops} >= {}", c.min_hops));
+        let hop_arg = match (&at_least, counted) {
+            (Some(_), _) => hop_var,
+            (None, true) => Some("_".to_string()),
+            (None, false) => None,
+        };
+        let mut lines = vec![format!("{}({})", c.path, with(&[from, to, "_"], &hop_arg))];
+        lines.extend(at_least);
+        write_body(f, &lines)
     }
 }

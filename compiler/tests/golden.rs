@@ -70,6 +70,18 @@ fn seed_explain() {
     insta::assert_snapshot!(compiled[0].explain());
 }
 
+/// Each `data/explain/*.pattern` (language features the catalog does not use, such as chains)
+/// → its `explain` text.
+#[test]
+fn feature_explain() {
+    insta::glob!("data/explain", "*.pattern", |path| {
+        let (sources, compiled, diags) = compile(path);
+        assert!(diags.is_empty(), "{}", render(&sources, &diags));
+        let text: Vec<String> = compiled.iter().map(|c| c.explain()).collect();
+        insta::assert_snapshot!(text.join("\n"));
+    });
+}
+
 /// Two files of one run (compiled into one source map) that name a pattern alike: the second
 /// is an error pointing at the first, and every other error of both files is still reported.
 #[test]
