@@ -65,23 +65,34 @@ pub fn format_time(micros: i64) -> String {
 pub fn write_time(out: &mut String, micros: i64) {
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
-    let _ = match chrono::DateTime::from_timestamp_micros(micros) {
-        // Years 0–9999 (all real data) are written directly: results print a time per cell,
-        // and chrono's `format` parses its format string every call.
-        Some(t) if (0..=9999).contains(&t.year()) => write!(
-            out,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            micros.rem_euclid(1_000_000)
-        ),
-        Some(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
-        None => write!(out, "{micros}us"),
-    };
+    match chrono::DateTime::from_timestamp_micros(micros) {
+        // Years 0–9999 (all real data) are written digit by digit: results print a time per
+        // cell, and `format!` machinery or chrono's `format` (which parses its format string
+        // every call) cost more than the rest of the row.
+        Some(t) if (0..=9999).contains(&t.year()) => {
+            let mut b = *b"0000-00-00T00:00:00.000000Z";
+            let mut put = |at: usize, width: usize, mut v: u32| {
+                for k in (at..at + width).rev() {
+                    b[k] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                }
+            };
+            put(0, 4, t.year() as u32);
+            put(5, 2, t.month());
+            put(8, 2, t.day());
+            put(11, 2, t.hour());
+            put(14, 2, t.minute());
+            put(17, 2, t.second());
+            put(20, 6, micros.rem_euclid(1_000_000) as u32);
+            out.push_str(std::str::from_utf8(&b).expect("ASCII digits"));
+        }
+        Some(t) => {
+            let _ = write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S%.6fZ"));
+        }
+        None => {
+            let _ = write!(out, "{micros}us");
+        }
+    }
 }
 
 /// The shortest exact duration literal (`24h`, `90s`, `1500ms`, `3us`).

@@ -305,12 +305,19 @@ impl ResultSet {
     ) {
         use std::fmt::Write;
         let mut buf = String::with_capacity(48);
+        let mut digits = itoa::Buffer::new();
         macro_rules! put {
             ($($arg:tt)*) => {{
                 buf.clear();
                 let _ = write!(buf, $($arg)*);
                 f(&buf);
             }};
+        }
+        // Integers through `itoa` (no `fmt` machinery): most cells of a large result are numbers.
+        macro_rules! int {
+            ($v:expr) => {
+                f(digits.format($v))
+            };
         }
         let time = |buf: &mut String, f: &mut dyn FnMut(&str), t: i64| {
             buf.clear();
@@ -324,19 +331,19 @@ impl ResultSet {
                         Some(entry) => f(&entry.display),
                         None => put!("#{}", c.id.file.0),
                     }
-                    put!("{}", c.id.row);
-                    put!("{}", c.protocol);
-                    put!("{}", c.src_port);
-                    put!("{}", c.dst_port);
+                    int!(c.id.row);
+                    int!(c.protocol);
+                    int!(c.src_port);
+                    int!(c.dst_port);
                     time(&mut buf, f, c.start);
                     time(&mut buf, f, c.end);
                     buf.clear();
                     write_seconds(&mut buf, i128::from(c.end) - i128::from(c.start));
                     f(&buf);
-                    put!("{}", c.bytes_sent);
-                    put!("{}", c.bytes_received);
-                    put!("{}", c.packets_sent);
-                    put!("{}", c.packets_received);
+                    int!(c.bytes_sent);
+                    int!(c.bytes_received);
+                    int!(c.packets_sent);
+                    int!(c.packets_received);
                     f(c.service.as_deref().unwrap_or(""));
                 }
                 (_, Datum::Event(e)) => {
@@ -344,10 +351,10 @@ impl ResultSet {
                         Some(entry) => f(&entry.display),
                         None => put!("#{}", e.id.file.0),
                     }
-                    put!("{}", e.id.row);
+                    int!(e.id.row);
                     time(&mut buf, f, e.time);
                     f(&e.signature);
-                    put!("{}", e.severity);
+                    int!(e.severity);
                     f(&e.category);
                 }
                 (OutputItem::Record(i), _) => {
@@ -359,7 +366,7 @@ impl ResultSet {
                 (_, d) => f(&datum_text(d)),
             }
         }
-        put!("{}", row.count);
+        int!(row.count);
     }
 
     /// Typed cells of one row, aligned with [`ResultSet::columns`].
@@ -442,16 +449,22 @@ pub fn seconds_text(micros: i128) -> String {
 /// trailing zeros — the exact decimal as `Num` prints it (checked in the tests), without
 /// building a fraction per cell.
 pub fn write_seconds(out: &mut String, micros: i128) {
-    use std::fmt::Write;
-    let sign = if micros < 0 { "-" } else { "" };
+    if micros < 0 {
+        out.push('-');
+    }
     let (whole, frac) = (
         micros.unsigned_abs() / 1_000_000,
         micros.unsigned_abs() % 1_000_000,
     );
-    let _ = write!(out, "{sign}{whole}");
+    out.push_str(itoa::Buffer::new().format(whole));
     if frac != 0 {
-        let digits = format!("{frac:06}");
-        out.push('.');
+        let mut b = *b".000000";
+        let mut v = frac as u32;
+        for k in (1..7).rev() {
+            b[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        let digits = std::str::from_utf8(&b).expect("ASCII digits");
         out.push_str(digits.trim_end_matches('0'));
     }
 }
