@@ -377,6 +377,7 @@ pub fn render(
                         };
                         (key, vals)
                     });
+                    let keyed = counted(keyed, "group by (rows in)".into(), &mut counts);
                     let funcs: Vec<AggFunc> = group.aggregates.iter().map(|a| a.func).collect();
                     let having = group.having.clone();
                     let having_layout = RowLayout {
@@ -404,6 +405,7 @@ pub fn render(
                             }
                         },
                     );
+                    let reduced = counted(reduced, "groups out (after having)".into(), &mut counts);
                     let items = plan.output.clone();
                     let group_by = group.by.clone();
                     reduced.explode(move |(key, (aggs, matches))| {
