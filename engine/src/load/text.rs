@@ -52,6 +52,13 @@ pub struct TextSummary {
     pub other_types: u64,
     /// Unidirectional records merged into their opposite direction (`--biflow`).
     pub paired: u64,
+    /// Records of non-IP frames (Argus `arp`): no flows, skipped and counted, not problems
+    /// (nor in `rows_read`).
+    #[serde(default)]
+    pub not_flows: u64,
+    /// Their protocol names (`arp`), each once.
+    #[serde(default)]
+    pub not_flow_protocols: Vec<String>,
     /// The first malformed records, with their 1-based lines.
     pub problems: Vec<TextProblem>,
 }
@@ -99,6 +106,8 @@ impl TextSummary {
             malformed: report.skipped,
             other_types: report.skipped_other_types,
             paired: report.paired,
+            not_flows: report.skipped_not_flows,
+            not_flow_protocols: report.not_flow_protocols.clone(),
             problems: report.problems.iter().map(TextProblem::from).collect(),
         }
     }

@@ -11,12 +11,14 @@
 //! bytes otherwise, a documented estimate. `Dir` is kept as an extra column and never swaps
 //! the endpoints. Ports may be hexadecimal (`0x0303` = 771: Argus prints ICMP type/code that
 //! way) or empty (0). Times are naive (`2019/04/04 16:23:00.325010`, or epoch seconds) and read
-//! as UTC unless `tz` is set. Non-IP records (`arp`, `llc`) have no protocol number: skipped and
-//! reported. `Dir`, `State`, `sTos`, `dTos`, `Label` and any other column are extras.
+//! as UTC unless `tz` is set. Non-IP records (`arp`, `llc`: addresses without ports) are no
+//! flows: skipped and counted apart ([`TextReport::skipped_not_flows`](super::TextReport)), not
+//! malformed. `Dir`, `State`, `sTos`, `dTos`, `Label` and any other column are extras.
 
 use chrono::FixedOffset;
 
 use super::delimited::{find, require, Dialect, Mapping};
+use super::proto::is_not_ip;
 
 /// The Argus dialect.
 pub(crate) struct Argus;
@@ -34,6 +36,10 @@ impl Dialect for Argus {
 
     fn is_header(&self, fields: &[&str]) -> bool {
         fields.iter().any(|f| f.eq_ignore_ascii_case("StartTime"))
+    }
+
+    fn is_not_a_flow(&self, protocol: &str) -> bool {
+        is_not_ip(protocol)
     }
 
     fn headerless_names(&self, _fields: &[&str], _tz: Option<FixedOffset>) -> Option<Vec<String>> {

@@ -216,6 +216,15 @@ impl Collector {
         self.report.skipped_other_types += 1;
     }
 
+    /// Counts a record that describes no IP flow (an Argus `arp` row), by its protocol name.
+    pub(crate) fn not_a_flow(&mut self, protocol: &str) {
+        self.report.skipped_not_flows += 1;
+        let name = protocol.trim().to_ascii_lowercase();
+        if !self.report.not_flow_protocols.contains(&name) {
+            self.report.not_flow_protocols.push(name);
+        }
+    }
+
     /// The slot of extra column `name`, created on first sight. A name that would shadow a
     /// canonical column gets the suffix `_extra`.
     pub(crate) fn extra_slot(&mut self, name: &str) -> usize {

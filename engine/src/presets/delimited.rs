@@ -92,6 +92,11 @@ pub(crate) trait Dialect {
     fn headerless_names(&self, fields: &[&str], tz: Option<FixedOffset>) -> Option<Vec<String>>;
     /// The mapping of a header; `Err` says why the header is unusable.
     fn map(&self, names: &[String]) -> Result<Mapping, String>;
+    /// Whether a record with this protocol field describes no IP flow (Argus `arp`): such a
+    /// record is skipped and counted apart, not reported as malformed.
+    fn is_not_a_flow(&self, _protocol: &str) -> bool {
+        false
+    }
     /// Whether this line starts a trailer that holds no flows (nfdump's `Summary`).
     fn is_trailer_start(&self, _line: &str) -> bool {
         false
@@ -230,6 +235,10 @@ impl<D: Dialect> LineParser for DelimitedParser<D> {
                 names.len()
             );
             return out.problem(line, RowProblem::new(None, text, reason));
+        }
+        if self.dialect.is_not_a_flow(fields[mapping.protocol]) {
+            out.not_a_flow(fields[mapping.protocol]);
+            return Ok(());
         }
         match flow_row(mapping, names, &fields, self.tz, source_row) {
             Ok(mut row) => {

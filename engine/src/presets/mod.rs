@@ -38,7 +38,8 @@
 //!   severity 3 unless a `severity` field says otherwise, category `notice`, `msg` an extra.
 //! - `suricata` (EVE): `flow` records as flows, `alert` records as events; the rest counted in
 //!   [`TextReport::skipped_other_types`].
-//! - `argus` (CTU `binetflow` CSV): bidirectional; received = `TotBytes − SrcBytes`.
+//! - `argus` (CTU `binetflow` CSV): bidirectional; received = `TotBytes − SrcBytes`; non-IP
+//!   rows (`arp`) are no flows: counted in [`TextReport::skipped_not_flows`].
 //! - `nfdump` (`-o csv`, 1.7.1 and 1.7.6 layouts, with or without header; summary trailer
 //!   ignored): unidirectional, received counters 0 unless [`PresetOptions::biflow_timeout`]
 //!   pairs the two directions. Beware: unidirectional archives make "bytes sent ≥ 10 × bytes
@@ -209,8 +210,8 @@ pub fn parse_tz(text: &str) -> Result<FixedOffset, PresetError> {
 /// What reading one file did.
 ///
 /// Every data record is exactly one of: a row (`records`), absorbed into another row by biflow
-/// pairing (`paired`), malformed (`skipped`), or of a type the kind does not read
-/// (`skipped_other_types`).
+/// pairing (`paired`), malformed (`skipped`), of a type the kind does not read
+/// (`skipped_other_types`), or not a flow at all (`skipped_not_flows`: Argus `arp` rows).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextReport {
     /// Rows emitted.
@@ -221,6 +222,10 @@ pub struct TextReport {
     pub skipped_other_types: u64,
     /// Records merged into their opposite direction by biflow pairing.
     pub paired: u64,
+    /// Records of non-IP frames (Argus `arp`, `llc`): no flow, skipped and counted.
+    pub skipped_not_flows: u64,
+    /// Their protocol names as printed, each once, in first-seen order.
+    pub not_flow_protocols: Vec<String>,
     /// The first ten malformed records.
     pub problems: Vec<LineProblem>,
 }

@@ -3,7 +3,8 @@
 //! Sensors disagree on spelling (`tcp`, `TCP`, `6`, `006`; `icmp6`, `ipv6-icmp`, `IPv6-ICMP`,
 //! `ICMP6`), and Argus labels some UDP applications (`rtp`, `rtcp`, `udt`) and non-IP frames
 //! (`arp`, `llc`). Numbers pass through; names are matched without regard to case. Non-IP
-//! frames have no protocol number, so they get `None` and the row is reported, not guessed.
+//! frames have no protocol number, so they get `None` (never a guess); [`is_not_ip`] tells
+//! them from a garbled name, so a reader can skip them as not-a-flow instead of malformed.
 
 /// IANA names (and the aliases sensors print) with their numbers, sorted by name.
 const NAMES: &[(&str, u8)] = &[
@@ -57,6 +58,17 @@ const NAMES: &[(&str, u8)] = &[
     ("vrrp", 112),
     ("xtp", 36),
 ];
+
+/// Link-layer frames a sensor may list beside flows (Argus prints `arp` with addresses but no
+/// ports): not IP traffic, so not flows. Compared without regard to case.
+const NOT_IP: &[&str] = &["arp", "rarp", "llc", "lldp", "stp", "ipx", "ipx/spx", "man"];
+
+/// Whether `text` names a non-IP frame type (`arp`, `llc`, …): such a record is no flow and is
+/// skipped and counted, not reported as malformed.
+pub fn is_not_ip(text: &str) -> bool {
+    let text = text.trim();
+    NOT_IP.iter().any(|n| n.eq_ignore_ascii_case(text))
+}
 
 /// The IANA number of a protocol printed as a number (`6`, `006`) or a name (`tcp`,
 /// `IPv6-ICMP`, `ICMP6`); `None` for anything else, including non-IP frames (`arp`).

@@ -533,11 +533,13 @@ fn argus_binetflow_with_source_packets() {
             "2011-08-16T10:01:51.000000Z..2011-08-16T10:02:01.000000Z 192.0.2.32:40000→203.0.113.32:443 proto=6 bs=1600000000000000 br=0 ps=8589934592 pr=0 svc=- row=5",
         ],
     );
-    assert_eq!((report.records, report.skipped), (4, 2));
+    // The `arp` row is no flow: counted apart, not malformed; the bad port is malformed.
     assert_eq!(
-        problems(&report),
-        [(5, Some("Proto"), "arp"), (6, Some("Sport"), "0xzz")]
+        (report.records, report.skipped, report.skipped_not_flows),
+        (4, 1, 1)
     );
+    assert_eq!(report.not_flow_protocols, ["arp"]);
+    assert_eq!(problems(&report), [(6, Some("Sport"), "0xzz")]);
     assert_eq!(
         extra_names(&batches[0], 13),
         ["Dir", "State", "sTos", "dTos", "Label"]
@@ -992,7 +994,7 @@ fn real_samples_read_completely() {
     use Kind::{Events, Flows};
     use Preset::{Argus, Suricata, Zeek, ZeekNotice};
     let cases: &[(Preset, Kind, &str, u64, u64, u64)] = &[
-        // (preset, kind, file, records, skipped, other types)
+        // (preset, kind, file, records, skipped, other types or not flows)
         (Zeek, Flows, "zat-zeek-samples/conn.log", 360, 0, 0),
         (Zeek, Flows, "zat-zeek-samples/json/conn.log", 50, 0, 0),
         (Zeek, Flows, "zat-zeek-samples/conn_date_issue.log", 3, 0, 0),
@@ -1169,14 +1171,14 @@ fn real_samples_read_completely() {
             0,
             0,
         ),
-        // Two `arp` records have no IP protocol.
+        // Two `arp` records are no flows (counted apart, not malformed).
         (
             Argus,
             Flows,
             "slips-argus-binetflow/test4-malicious.binetflow",
             392,
-            2,
             0,
+            2,
         ),
         (
             Argus,
@@ -1192,7 +1194,11 @@ fn real_samples_read_completely() {
             continue;
         };
         assert_eq!(
-            (report.records, report.skipped, report.skipped_other_types),
+            (
+                report.records,
+                report.skipped,
+                report.skipped_other_types + report.skipped_not_flows
+            ),
             (records, skipped, other),
             "{rel}: {:?}",
             report.problems
