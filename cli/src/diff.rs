@@ -299,6 +299,8 @@ pub fn diff_revisions(
     };
     let out =
         engine::run::run(&plans, &inputs.0, &run_options).context("running both revisions")?;
+    // Skipped unreadable rows are never silent (notes are: diff runs quietly).
+    run::print_load_reports(&out.reports, false);
 
     let mut w = output::stdout();
     let mut differ = false;

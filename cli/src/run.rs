@@ -94,40 +94,49 @@ impl TextArgs {
 }
 
 /// Prints what went wrong (or was left aside) while reading each file: skipped rows with
-/// their row, malformed text lines with their line; with `verbose` also text records of other
-/// types and biflow pairs. Never silent about a skipped record.
+/// their row, malformed text lines with their line — always, they are errors; with `verbose`
+/// (not `--quiet`) also the notes: kept flows that end before they start, text records of
+/// other types, records that are no flow (Argus `arp`) and biflow pairs. Never silent about a
+/// skipped malformed record.
 pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
     for report in reports {
         let text = report.text.as_ref();
         let other = text.map_or(0, |t| t.other_types);
         let paired = text.map_or(0, |t| t.paired);
-        let notable = verbose && (other > 0 || paired > 0);
-        // Negative durations are data (kept), so they are told only when not `--quiet`;
-        // skipped rows are always told.
-        if report.rows_skipped == 0 && (report.negative_durations == 0 || !verbose) && !notable {
+        let not_flows = text.map_or(0, |t| t.not_flows);
+        let notable =
+            verbose && (other > 0 || paired > 0 || not_flows > 0 || report.negative_durations > 0);
+        if report.rows_skipped == 0 && !notable {
             continue;
         }
         let mut line = format!("{}: {} row(s) read", report.display, report.rows_read);
         if report.rows_skipped > 0 {
             line.push_str(&format!(", {} skipped", report.rows_skipped));
-        }
-        if report.negative_durations > 0 {
-            line.push_str(&format!(
-                ", {} with end before start (kept)",
-                report.negative_durations
-            ));
-        }
-        if let Some(text) = text {
-            if text.malformed > 0 {
+            if let Some(text) = text.filter(|t| t.malformed > 0) {
                 line.push_str(&format!(
                     " ({} malformed {} line(s))",
                     text.malformed, text.preset
                 ));
             }
-            if verbose && other > 0 {
+        }
+        if verbose {
+            if report.negative_durations > 0 {
+                line.push_str(&format!(
+                    ", {} with end before start (kept)",
+                    report.negative_durations
+                ));
+            }
+            if let Some(text) = text.filter(|t| t.not_flows > 0) {
+                line.push_str(&format!(
+                    ", {} record(s) skipped as not a flow ({})",
+                    text.not_flows,
+                    text.not_flow_protocols.join(", ")
+                ));
+            }
+            if other > 0 {
                 line.push_str(&format!(", {other} record(s) of other types ignored"));
             }
-            if verbose && paired > 0 {
+            if paired > 0 {
                 line.push_str(&format!(", {paired} record(s) paired into biflows"));
             }
         }
@@ -418,8 +427,10 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
             .iter()
             .map(|r| format!("{}: {}", r.pattern, r.rows.len()))
             .collect();
+        // A row enters once per pattern scan that keeps it, so with several patterns (or a
+        // pattern with two scans of one kind) the count may exceed the rows read.
         eprintln!(
-            "read {} rows from {} file(s), {} entered the dataflow after push-down; results — {}; {:.2}s",
+            "read {} rows from {} file(s); {} row-scan pairs entered the dataflow after push-down (a row counts once per pattern scan that keeps it); results — {}; {:.2}s",
             out.rows_read,
             total_files,
             out.rows_kept,
@@ -523,8 +534,14 @@ pub fn why(
         progress: Arc::new(Progress::default()),
         cluster: None,
     };
-    let out = engine::run::run(std::slice::from_ref(&plan), &inputs, &options)
-        .context("running the pattern")?;
+    // A grouped result holds only its key: the rows behind it come from the same plan without
+    // the group-by, run in the same pass.
+    let members_plan = engine::why::members_plan(&plan);
+    let mut plans = vec![plan.clone()];
+    plans.extend(members_plan.clone());
+    let out = engine::run::run(&plans, &inputs, &options).context("running the pattern")?;
+    // Skipped unreadable rows are never silent; notes would only distract from the answer.
+    print_load_reports(&out.reports, false);
     let set = &out.results[0];
     if set.rows.is_empty() {
         bail!("`{}` has no results on this data", set.pattern);
@@ -615,7 +632,109 @@ pub fn why(
             writeln!(w, "      {mark} {}{}", safe(&c.text), safe(&values))?;
         }
     }
+    if let (Some(members_plan), Some(members)) = (&members_plan, out.results.get(1)) {
+        // `FILE:ROW` (as `--key conn=FILE:ROW` and `pivot --conn` take it) and key attributes.
+        let describe = |d: &engine::datum::Datum| {
+            let (kind, table, id) = match d {
+                engine::datum::Datum::Conn(c) => ("flow", flows, c.id),
+                engine::datum::Datum::Event(e) => ("event", events, e.id),
+                other => return engine::output::datum_text(other),
+            };
+            format!(
+                "{kind} {}:{}  {}",
+                table
+                    .get(id.file)
+                    .map(|f| f.display.as_str())
+                    .unwrap_or("?"),
+                id.row,
+                engine::why::record_summary(d)
+            )
+        };
+        write_members(
+            &mut w,
+            &plan,
+            members_plan,
+            result,
+            &members.rows,
+            &inputs,
+            &describe,
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many of a group's joined rows `why` lists.
+const MEMBERS_LISTED: usize = 20;
+
+/// The joined rows behind a grouped result: each one's records with their key attributes,
+/// the clauses they satisfied and what they gave each aggregate (at most [`MEMBERS_LISTED`]).
+fn write_members(
+    w: &mut impl Write,
+    plan: &compiler::plan::JoinPlan,
+    members_plan: &compiler::plan::JoinPlan,
+    result: &engine::output::ResultRow,
+    all: &[engine::output::ResultRow],
+    inputs: &Inputs,
+    describe: &dyn Fn(&engine::datum::Datum) -> String,
+) -> Result<()> {
+    let safe = |s: &str| output::terminal_safe(s).into_owned();
+    let members = engine::why::group_members(plan, members_plan, result, all);
+    let rows: i64 = members.iter().map(|m| m.count).sum();
+    writeln!(
+        w,
+        "  records behind the group: {} joined row(s){}",
+        rows,
+        if rows == result.count {
+            String::new()
+        } else {
+            // The key is not fully exported: other groups share the printed values.
+            format!(
+                " (of groups with these exported values; this result counts {})",
+                result.count
+            )
+        }
+    )?;
+    for (k, member) in members.iter().take(MEMBERS_LISTED).enumerate() {
+        let m = engine::why::explain_member(plan, members_plan, member, &inputs.networks, describe);
+        let times = if m.count == 1 {
+            String::new()
+        } else {
+            format!(" (×{})", m.count)
+        };
+        for (j, b) in m.bindings.into_iter().enumerate() {
+            let number = if j == 0 {
+                format!("{:>4}.", k + 1)
+            } else {
+                "     ".to_string()
+            };
+            writeln!(
+                w,
+                "  {number} {} = {}{times}",
+                safe(&b.instance),
+                safe(&b.bound_to)
+            )?;
+            for c in b.clauses {
+                let mark = match c.holds {
+                    Some(true) => "✓",
+                    Some(false) => "✗",
+                    None => "?",
+                };
+                let values = if c.values.is_empty() {
+                    String::new()
+                } else {
+                    format!("   [{}]", c.values.join(", "))
+                };
+                writeln!(w, "          {mark} {}{}", safe(&c.text), safe(&values))?;
+            }
+        }
+        for a in m.aggregates {
+            writeln!(w, "          → {}", safe(&a))?;
+        }
+    }
+    if members.len() > MEMBERS_LISTED {
+        writeln!(w, "    … and {} more", members.len() - MEMBERS_LISTED)?;
+    }
+    Ok(())
 }
 
 /// `flowpat explain --analyze`: the plan, then a run with rows out of every operator.
@@ -640,6 +759,7 @@ pub fn analyze(mut args: RunArgs) -> Result<ExitCode> {
         cluster: None,
     };
     let out = engine::run::run(&plans, &inputs, &options).context("running the patterns")?;
+    print_load_reports(&out.reports, !args.quiet);
     let mut w = output::stdout();
     for ((_, c), (ops, set)) in compiled
         .patterns
@@ -657,7 +777,7 @@ pub fn analyze(mut args: RunArgs) -> Result<ExitCode> {
     }
     writeln!(
         w,
-        "all patterns together: {} rows read, {} entered the dataflow, {:.3}s with {} worker(s) (one shared scan; per-operator time is not measured)",
+        "all patterns together: {} rows read, {} row-scan pairs entered the dataflow (a row counts once per pattern scan that keeps it), {:.3}s with {} worker(s) (one shared scan; per-operator time is not measured)",
         out.rows_read,
         out.rows_kept,
         out.elapsed.as_secs_f64(),

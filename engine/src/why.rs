@@ -2,11 +2,16 @@
 //! satisfied — by evaluating the plan's own compiled conditions (`compiler::eval`) on the
 //! row's records. No second interpreter: a clause shown as satisfied here is the clause the
 //! dataflow checked.
+//!
+//! A grouped result holds only its group key, so the records behind it come from
+//! [`members_plan`]: the same plan (same scans, filters, joins, anti-joins) without the
+//! group-by, exporting every bound record; its rows with the result's key ([`group_members`])
+//! are explained one by one with [`explain_member`].
 
 use compiler::eval::{self, Val};
 use compiler::hir::{Expr, ExprDisplay, InstanceId};
 use compiler::model::Entity;
-use compiler::plan::{JoinPlan, OutputItem};
+use compiler::plan::{JoinPlan, OutputItem, ScanId};
 
 use crate::datum::Datum;
 use crate::env::{RowEnv, RowLayout};
@@ -123,6 +128,16 @@ pub fn explain_row(
             {
                 "nothing (an absent block: no witness may exist)".to_string()
             }
+            // A grouped result holds its key only; the records behind it are explained one
+            // joined row at a time (`explain_member`), clauses included.
+            None if plan.group.is_some() => {
+                out.push(Binding {
+                    instance: plan.names[scan.instance.index()].clone(),
+                    bound_to: "one record per joined row of the group (listed below)".to_string(),
+                    clauses: vec![],
+                });
+                continue;
+            }
             None => "not exported (not in the result row)".to_string(),
         };
         let mut clauses: Vec<Clause> = scan
@@ -210,6 +225,185 @@ pub fn explain_row(
             clauses,
         });
     }
-    let _ = Entity::Address;
     out
+}
+
+/// The scans whose records every joined row binds: the first one and each one joined in
+/// (not anti-joins' or chains' scans).
+fn bound_scans(plan: &JoinPlan) -> Vec<ScanId> {
+    let mut scans = Vec::new();
+    if plan.has_records() {
+        scans.push(plan.first);
+    }
+    scans.extend(plan.joins.iter().map(|j| j.scan));
+    scans
+}
+
+/// For a grouped plan, the plan whose results are the joined rows behind its groups: the same
+/// scans, filters, joins, anti-joins and chains, without the group-by, exporting every bound
+/// record and every grouped address. `None` for a plan without a group-by.
+pub fn members_plan(plan: &JoinPlan) -> Option<JoinPlan> {
+    let group = plan.group.as_ref()?;
+    let mut members = plan.clone();
+    members.group = None;
+    members.output = bound_scans(plan)
+        .into_iter()
+        .map(|s| OutputItem::Record(plan.scans[s.0 as usize].instance))
+        .collect();
+    for &i in &group.by {
+        let item = if plan.entities[i.index()] == Entity::Address {
+            OutputItem::Address(i)
+        } else {
+            OutputItem::Record(i)
+        };
+        if !members.output.contains(&item) {
+            members.output.push(item);
+        }
+    }
+    Some(members)
+}
+
+/// The rows of `members` (results of [`members_plan`]`(plan)`) behind `row` of `plan`: those
+/// whose grouped instances hold the values `row` exports. When `plan` exports every grouped
+/// instance these are exactly the joined rows of the group, and their counts sum to
+/// `row.count`.
+pub fn group_members<'m>(
+    plan: &JoinPlan,
+    members_plan: &JoinPlan,
+    row: &ResultRow,
+    members: &'m [ResultRow],
+) -> Vec<&'m ResultRow> {
+    // (position in `row`, position in a member row) of every exported instance.
+    let pairs: Vec<(usize, usize)> = plan
+        .output
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| !matches!(item, OutputItem::Aggregate(_)))
+        .filter_map(|(pos, item)| {
+            members_plan
+                .output
+                .iter()
+                .position(|m| m == item)
+                .map(|mpos| (pos, mpos))
+        })
+        .collect();
+    members
+        .iter()
+        .filter(|m| {
+            pairs
+                .iter()
+                .all(|&(pos, mpos)| row.values.get(pos) == m.values.get(mpos))
+        })
+        .collect()
+}
+
+/// One joined row behind a grouped result: its records with the clauses each satisfied, and
+/// the aggregate arguments it contributed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The row's records and absent blocks, as [`explain_row`] explains an ungrouped result.
+    pub bindings: Vec<Binding>,
+    /// Per aggregate: `name ← argument = value` (`count` without an argument: `name ← 1 row`).
+    pub aggregates: Vec<String>,
+    /// How many times this row occurs (the same records joined more than once).
+    pub count: i64,
+}
+
+/// Explains `member`, a row of [`members_plan`]`(plan)`, with the plan's own compiled clauses.
+pub fn explain_member(
+    plan: &JoinPlan,
+    members_plan: &JoinPlan,
+    member: &ResultRow,
+    networks: &Networks,
+    describe_record: &dyn Fn(&Datum) -> String,
+) -> Member {
+    let bindings: Vec<Binding> = explain_row(members_plan, member, networks, describe_record)
+        .into_iter()
+        .filter(|b| {
+            // The grouped addresses are the result's key, printed once above.
+            plan.names
+                .iter()
+                .position(|n| *n == b.instance)
+                .is_none_or(|i| plan.entities[i].is_record())
+        })
+        .collect();
+    let mut layout = RowLayout {
+        records: vec![],
+        addresses: vec![],
+        addr_slots: vec![],
+        flow_extra: vec![],
+        event_extra: vec![],
+    };
+    for (pos, item) in members_plan.output.iter().enumerate() {
+        if let OutputItem::Record(i) = item {
+            layout.records.push((*i, pos));
+        }
+    }
+    layout.addresses = plan.addresses.clone();
+    let env = RowEnv {
+        layout: &layout,
+        row: &member.values,
+        networks,
+        aggs: &[],
+    };
+    let aggregates = plan
+        .group
+        .iter()
+        .flat_map(|g| &g.aggregates)
+        .map(|a| match &a.arg {
+            Some(arg) => {
+                let text = ExprDisplay {
+                    expr: arg,
+                    names: &plan.names,
+                    aggs: &plan.agg_names,
+                }
+                .to_string();
+                let value = match eval::eval(arg, &env) {
+                    Val::Null => "absent".to_string(),
+                    v => datum_text(&Datum::from_val(&v)),
+                };
+                format!("{} ← {text} = {value}", a.name)
+            }
+            None => format!("{} ← this row", a.name),
+        })
+        .collect();
+    Member {
+        bindings,
+        aggregates,
+        count: member.count,
+    }
+}
+
+/// A record's key attributes as people read them: endpoints, protocol, start and byte counts
+/// of a connection; endpoints, signature and time of an event.
+pub fn record_summary(d: &Datum) -> String {
+    match d {
+        Datum::Conn(c) => {
+            let end = |a: &crate::model::Addr, port: u16| {
+                let a = a.to_string();
+                if a.contains(':') {
+                    format!("[{a}]:{port}")
+                } else {
+                    format!("{a}:{port}")
+                }
+            };
+            format!(
+                "{} → {} protocol {}, start {}, sent {} B, received {} B",
+                end(&c.src, c.src_port),
+                end(&c.dst, c.dst_port),
+                c.protocol,
+                datum_text(&Datum::Time(c.start)),
+                c.bytes_sent,
+                c.bytes_received
+            )
+        }
+        Datum::Event(e) => format!(
+            "{} → {} `{}`, at {}",
+            e.src,
+            e.dst,
+            e.signature,
+            datum_text(&Datum::Time(e.time))
+        ),
+        other => datum_text(other),
+    }
 }
