@@ -1,7 +1,8 @@
 //! `flowpat catalog`: what each pattern is for, who owns it, who may run it and when, and —
 //! given an archive — how many results it will give and how long it will take.
 //!
-//! Metadata comes from each pattern's `meta … end` block as written. Estimates come from
+//! Metadata comes from each pattern's `meta … end` block as written. Estimates need an archive
+//! (or `--sample`); without one their columns are `-` and stderr says why. They come from
 //! `engine::estimate`: the plans run on a deterministic sample of the archive and the counts
 //! are scaled by how the sample was drawn, so the catalog costs a small part of a full run.
 
@@ -103,6 +104,12 @@ pub fn catalog(mut args: RunArgs, format: CatalogFormat) -> Result<ExitCode> {
             "{}",
             patterns::render_diagnostics(&compiled, patterns::color())
         );
+        if !args.quiet {
+            eprintln!(
+                "no archive given: estimated results and runtime need one (--flows, --events and \
+                 --networks, or --sample); those columns are left as `-`"
+            );
+        }
         let none: Vec<Option<Estimate>> = vec![None; compiled.patterns.len()];
         (compiled, none)
     };

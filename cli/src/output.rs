@@ -194,11 +194,29 @@ fn provenance(set: &ResultSet, flows: &FileTable, events: &FileTable) -> Vec<(St
     out
 }
 
+/// Whether `--out PATH` names a folder: it ends with a path separator or is one already.
+pub fn names_folder(path: &Path) -> bool {
+    path.as_os_str()
+        .to_string_lossy()
+        .ends_with(std::path::is_separator)
+        || path.is_dir()
+}
+
 /// Checks, before anything is read, that `format` can go where `out` says for `patterns`
 /// result sets: several patterns' CSV, HTML, Graphviz or Parquet documents on standard output
-/// cannot be told apart, and Parquet needs a file.
+/// cannot be told apart, Parquet needs a file, and several patterns write one file each into a
+/// folder, so `--out NAME.csv` (a file name) is refused rather than made a folder.
 pub fn check_destination(format: Format, out: Option<&Path>, patterns: usize) -> Result<()> {
-    if out.is_some() {
+    if let Some(path) = out {
+        if patterns > 1 && !names_folder(path) && path.extension().is_some() {
+            let folder = path.with_extension("");
+            return Err(crate::usage(format!(
+                "--out {}: {patterns} patterns write one file each, so --out names a folder: \
+                 give --out {}/ (with the trailing slash), or run one pattern",
+                path.display(),
+                folder.display()
+            )));
+        }
         return Ok(());
     }
     let name = format!("{format:?}").to_lowercase();
@@ -413,7 +431,9 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// Writes `sets` to `path` (a file; for several sets in one file, formats concatenate).
+/// Writes `sets` to `path` (a file; for several sets in one file, formats concatenate). A
+/// `path` that names a folder (`out/`) is created and the file goes inside, named after the
+/// first set's pattern.
 pub fn write_file(
     sets: &[&ResultSet],
     format: Format,
@@ -422,6 +442,27 @@ pub fn write_file(
     events: &FileTable,
     path: &Path,
 ) -> Result<()> {
+    let inside;
+    let path = if names_folder(path) {
+        std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+        let stem: String = sets
+            .first()
+            .map(|s| s.pattern.as_str())
+            .unwrap_or("results")
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        inside = path.join(format!("{stem}.{}", format.extension()));
+        inside.as_path()
+    } else {
+        path
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

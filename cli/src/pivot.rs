@@ -36,6 +36,17 @@ pub enum PivotFormat {
     Html,
 }
 
+impl PivotFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            PivotFormat::Table => "txt",
+            PivotFormat::Csv => "csv",
+            PivotFormat::Dot => "dot",
+            PivotFormat::Html => "html",
+        }
+    }
+}
+
 /// What to pivot from and how far.
 pub struct PivotArgs {
     /// Addresses.
@@ -160,6 +171,94 @@ fn lookup(table: &FileTable, file: &str, row: u64, what: &str) -> Result<RecordI
     })
 }
 
+/// Why each record named was not read: its row is past the end of its file (saying how many
+/// records the file has) or the row was skipped (unreadable, or not a flow).
+fn not_found(
+    flows: &[RecordId],
+    events: &[RecordId],
+    inputs: &Inputs,
+    read: &engine::load::ReadOptions,
+) -> Result<Vec<String>> {
+    let opts = engine::load::ReadOptions {
+        since: None,
+        until: None,
+        ..*read
+    };
+    // Records of a file: every row read (skipped ones included) and the text records that are
+    // not rows (other record types, non-IP frames), since row numbers count those too.
+    let records = |report: &engine::load::LoadReport, last: Option<u64>| {
+        let text = report
+            .text
+            .as_ref()
+            .map_or(0, |t| t.other_types + t.not_flows);
+        (report.rows_read + text).max(last.map_or(0, |r| r + 1))
+    };
+    let mut out = Vec::new();
+    let mut files: BTreeMap<(bool, engine::model::FileId), u64> = BTreeMap::new();
+    for (is_flow, id) in flows
+        .iter()
+        .map(|id| (true, *id))
+        .chain(events.iter().map(|id| (false, *id)))
+    {
+        let table = if is_flow {
+            &inputs.flows
+        } else {
+            &inputs.events
+        };
+        let Some(file) = table.get(id.file) else {
+            continue;
+        };
+        let count = match files.get(&(is_flow, id.file)) {
+            Some(n) => *n,
+            None => {
+                let mut last: Option<u64> = None;
+                let report = if is_flow {
+                    engine::load::read_flows(
+                        file,
+                        &engine::load::FlowColumns::all(),
+                        &inputs.networks,
+                        &opts,
+                        &mut |b| last = last.max((0..b.len()).map(|i| b.id(i).row).max()),
+                    )
+                } else {
+                    engine::load::read_events(
+                        file,
+                        &engine::load::EventColumns::all(),
+                        &inputs.networks,
+                        &opts,
+                        &mut |b| last = last.max((0..b.len()).map(|i| b.id(i).row).max()),
+                    )
+                }
+                .with_context(|| format!("reading {}", file.display))?;
+                let n = records(&report, last);
+                files.insert((is_flow, id.file), n);
+                n
+            }
+        };
+        let what = if is_flow { "flow" } else { "event" };
+        out.push(if id.row >= count {
+            format!(
+                "{what} {}:{} is not in the archive: {} has {count} record(s){}",
+                file.display,
+                id.row,
+                file.display,
+                if count > 0 {
+                    format!(", rows 0 to {}", count - 1)
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            format!(
+                "{what} {}:{} was not read: that row is skipped (unreadable, or not a {what}; \
+                 `flowpat run` lists skipped rows)",
+                file.display, id.row
+            )
+        });
+    }
+    Ok(out)
+}
+
 /// The neighbourhood and what the catalog says about it.
 struct Report {
     seeds: Vec<Seed>,
@@ -179,6 +278,14 @@ fn window_around(start: i64, end: i64, half: i64) -> (Option<i64>, Option<i64>) 
 }
 
 pub fn pivot(mut args: RunArgs, p: PivotArgs) -> Result<ExitCode> {
+    if let Some(path) = p.out.as_deref().filter(|o| crate::output::names_folder(o)) {
+        return Err(crate::usage(format!(
+            "--out {}: pivot writes one file; give a file name (e.g. --out {}/hood.{})",
+            path.display(),
+            path.display().to_string().trim_end_matches('/'),
+            p.format.extension()
+        )));
+    }
     let given_since = args.since.take();
     let given_until = args.until.take();
     let (inputs, read) = open_inputs(&mut args)?;
@@ -236,7 +343,22 @@ pub fn pivot(mut args: RunArgs, p: PivotArgs) -> Result<ExitCode> {
     let seed_flows = pivot::flows_by_id(&inputs.flows, &inputs.networks, &flow_ids, &read)?;
     let seed_events = pivot::events_by_id(&inputs.events, &inputs.networks, &event_ids, &read)?;
     if seed_flows.len() < flow_ids.len() || seed_events.len() < event_ids.len() {
-        bail!("{} record(s) named are not in the archive (row past the end of its file, or unreadable)", flow_ids.len() + event_ids.len() - seed_flows.len() - seed_events.len());
+        let found: BTreeSet<RecordId> = seed_flows.iter().map(|c| c.id).collect();
+        let missing_flows: Vec<RecordId> = flow_ids
+            .iter()
+            .filter(|id| !found.contains(id))
+            .copied()
+            .collect();
+        let found: BTreeSet<RecordId> = seed_events.iter().map(|e| e.id).collect();
+        let missing_events: Vec<RecordId> = event_ids
+            .iter()
+            .filter(|id| !found.contains(id))
+            .copied()
+            .collect();
+        bail!(
+            "{}",
+            not_found(&missing_flows, &missing_events, &inputs, &read)?.join("; ")
+        );
     }
     let record_window = |start: i64, end: i64| {
         if explicit {
@@ -653,8 +775,25 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     Ok(())
 }
 
+/// The drawing's title, also its Graphviz name: short whatever the query (a pivot `--from` a
+/// result file may have thousands of subjects): the first subject without its endpoints, cut
+/// to 40 characters, and how many more.
+fn graph_title(subjects: &[String]) -> String {
+    let short = |s: &str| {
+        let s = s.split(" (").next().unwrap_or(s);
+        crate::output::truncate(s, 40)
+    };
+    match subjects {
+        [] => "flowpat pivot".to_string(),
+        [one] => format!("flowpat pivot: {}", short(one)),
+        [first, rest @ ..] => {
+            format!("flowpat pivot: {} and {} more", short(first), rest.len())
+        }
+    }
+}
+
 fn graph(report: &Report, inputs: &Inputs) -> Graph {
-    let mut graph = Graph::new(&format!("flowpat pivot: {}", report.subjects.join("; ")));
+    let mut graph = Graph::new(&graph_title(&report.subjects));
     for addr in report.seeds.iter().flat_map(|s| s.addresses.iter()) {
         graph.add_node(*addr, Some(&inputs.networks));
     }
