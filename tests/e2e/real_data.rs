@@ -978,7 +978,8 @@ fn surevego_suricata_flows_and_alerts_from_one_file() {
     assert_eq!(counts(&results), [0; 6]);
 }
 
-/// Argus / CTU `binetflow`: bidirectional records, hex ICMP ports, ARP rows (skipped, reported).
+/// Argus / CTU `binetflow`: bidirectional records, hex ICMP ports, ARP rows (no flows: skipped
+/// and counted apart, not malformed).
 #[test]
 fn slips_argus_binetflow() {
     let Some(root) = data("slips-argus-binetflow") else {
@@ -988,9 +989,54 @@ fn slips_argus_binetflow() {
     assert_eq!(files.len(), 4);
     let flows: Vec<Flow> = files.iter().flat_map(|f| sensors::argus(f)).collect();
     assert_eq!(flows.len(), 66 + 6751 + 89 + 394 - 2);
-    let archive = Archive::flows("argus", files, PRIVATE);
+    let archive = Archive::flows("argus", files.clone(), PRIVATE);
     let results = verify(&archive, &flows, &[]);
     assert_eq!(counts(&results), [156, 1, 0, 0, 0, 1]);
+
+    // The per-file report: the two `arp` rows (lines 29 and 226 of test4) are counted as not
+    // flows, in their own words; nothing is malformed, so `--quiet` and `--strict` are silent.
+    let test4 = files
+        .iter()
+        .map(|f| name(f))
+        .find(|f| f.ends_with("test4-malicious.binetflow"))
+        .expect("test4-malicious.binetflow");
+    let run = |extra: &[&str]| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            workspace_root().join("patterns").into_os_string(),
+        ];
+        args.extend(archive.args(dir.path()));
+        args.extend(["--format".into(), "jsonl".into()]);
+        args.extend(extra.iter().map(OsString::from));
+        let out = Command::new(flowpat_bin())
+            .args(&args)
+            .current_dir(workspace_root())
+            .output()
+            .expect("spawning flowpat");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = run(&[]);
+    let report: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("read ")).collect();
+    assert_eq!(
+        report,
+        [format!(
+            "{test4}: 392 row(s) read, 2 record(s) skipped as not a flow (arp)"
+        )],
+        "{stderr}"
+    );
+    assert!(!stderr.contains("malformed"), "{stderr}");
+    assert!(
+        stderr.contains("read 7298 rows from 4 file(s);"),
+        "{stderr}"
+    );
+    assert_eq!(run(&["--quiet"]), "");
+    assert_eq!(run(&["--quiet", "--strict"]), "");
 }
 
 /// Zeek's own btest baselines: times are masked (`XXXXXXXXXX.XXXXXX`), so every such record is

@@ -614,3 +614,256 @@ fn catalog_estimates_are_within_twice_the_actual_counts() {
         assert!(runtime > 0.0);
     }
 }
+
+/// Port jumping around two hosts: 10.0.0.5 reaches 198.51.100.9 on 21, 22 (twice) and 23/udp
+/// (rows 0–3) and on 8080 (row 4, above 1024: no member); 10.0.0.6 reaches it on 25 ports
+/// (rows 5–29); one flow ends before it starts (row 30, from 10.0.0.7, outbound to 443).
+fn port_jumping_fixture() -> Fixture {
+    let mut fx = Fixture::new(NETWORKS);
+    let to = |src: &str, port: u16| Flow::tcp(src, 40000, "198.51.100.9", port);
+    let mut flows = vec![
+        to("10.0.0.5", 21),
+        to("10.0.0.5", 22),
+        to("10.0.0.5", 22).starting(BASE_US + HOUR_US),
+        Flow::udp("10.0.0.5", 40000, "198.51.100.9", 23),
+        to("10.0.0.5", 8080),
+    ];
+    flows.extend((1..=25).map(|p| to("10.0.0.6", 100 + p)));
+    flows.push(Flow::tcp("10.0.0.7", 40000, "198.51.100.10", 443).lasting(-SECOND_US));
+    fx.flows("flows.parquet", flows);
+    fx
+}
+
+/// [`data_args`] without `--workers` (`why` and `explain` take none).
+fn archive_args(fx: &Fixture) -> Vec<String> {
+    let mut args = data_args(fx);
+    let at = args
+        .iter()
+        .position(|a| a == "--workers")
+        .expect("data_args gives --workers");
+    args.drain(at..at + 2);
+    args
+}
+
+#[test]
+fn why_lists_the_records_behind_a_grouped_result() {
+    let fx = port_jumping_fixture();
+    let why = |key: &str| {
+        let mut args = vec![
+            "why".to_string(),
+            "patterns/port-jumping.pattern".into(),
+            "--key".into(),
+            key.into(),
+        ];
+        args.extend(archive_args(&fx));
+        flowpat(&args)
+    };
+
+    let text = why("srcadr=10.0.0.5");
+    assert!(text.contains("(4 matches)"), "{text}");
+    assert!(
+        text.contains(
+            "  group by srcadr, destadr = 4 matching row(s)\n      ✓ ports >= 3   [ports = 3]\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  records behind the group: 4 joined row(s)\n"),
+        "{text}"
+    );
+    // Each member: file:row, key attributes, every clause with the value it read, and what it
+    // gave the aggregate.
+    for (n, row, proto, port) in [(1, 0, 6, 21), (2, 1, 6, 22), (3, 2, 6, 22), (4, 3, 17, 23)] {
+        let start = if row == 2 {
+            "2024-05-01T11:00:00.000000Z"
+        } else {
+            "2024-05-01T10:00:00.000000Z"
+        };
+        let member = format!(
+            "     {n}. conn = flow flows.parquet:{row}  10.0.0.5:40000 → 198.51.100.9:{port} protocol {proto}, start {start}, sent 1000 B, received 1000 B\n\
+             \x20         ✓ conn.protocol in (6, 17)   [conn.protocol = {proto}]\n\
+             \x20         ✓ conn.destPort < 1024   [conn.destPort = {port}]\n\
+             \x20         ✓ srcadr.disposition = \"internal\"   [srcadr.disposition = internal]\n\
+             \x20         ✓ destadr.disposition != \"internal\"   [destadr.disposition = external]\n\
+             \x20         → ports ← conn.destPort = {port}\n"
+        );
+        assert!(text.contains(&member), "missing\n{member}\nin\n{text}");
+    }
+    assert!(!text.contains("flows.parquet:4"), "{text}");
+    assert!(!text.contains("… and"), "{text}");
+
+    // A group of 25: twenty listed, then how many more.
+    let text = why("srcadr=10.0.0.6");
+    assert!(
+        text.contains("  records behind the group: 25 joined row(s)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    20. conn = flow flows.parquet:24  "),
+        "{text}"
+    );
+    assert!(!text.contains("    21. "), "{text}");
+    assert!(text.contains("    … and 5 more\n"), "{text}");
+    assert!(text.contains("→ ports ← conn.destPort = 120\n"), "{text}");
+    assert!(!text.contains("conn.destPort = 121]"), "{text}");
+}
+
+#[test]
+fn analyze_counts_group_rows_and_quiet_silences_notes() {
+    let fx = port_jumping_fixture();
+    let mut args = vec![
+        "explain".to_string(),
+        "--analyze".into(),
+        "patterns/port-jumping.pattern".into(),
+    ];
+    args.extend(archive_args(&fx));
+    let analyze = flowpat(&args);
+    // 30 flows pass the scan (all but the one to 8080) and go into the group-by; 2 groups
+    // (10.0.0.5 and 10.0.0.6) reach 3 ports, with 4 + 25 rows behind them.
+    for line in [
+        "            30  scan `conn` (after push-down)\n",
+        "            30  group by (rows in)\n",
+        "             2  groups out (after having)\n",
+        "            29  results (net rows × matches)\n",
+        "all patterns together: 31 rows read, 30 row-scan pairs entered the dataflow",
+    ] {
+        assert!(analyze.contains(line), "missing {line:?} in\n{analyze}");
+    }
+
+    // The flow that ends before it starts is a note, gone with --quiet; the summary too.
+    let mut run = vec![
+        "run".to_string(),
+        "patterns/".into(),
+        "--format".into(),
+        "jsonl".into(),
+    ];
+    run.extend(data_args(&fx));
+    let out = flowpat_output(&run);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("flows.parquet: 31 row(s) read, 1 with end before start (kept)\n"),
+        "{stderr}"
+    );
+    // Six patterns over one flow file: each row is counted once per scan that keeps it.
+    assert!(stderr.contains("read 31 rows from 1 file(s); "), "{stderr}");
+    run.push("-q".into());
+    let out = flowpat_output(&run);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn out_names_a_folder_for_several_patterns() {
+    let fx = port_jumping_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Several patterns, a file name: refused before anything is written.
+    let file = dir.path().join("results.csv");
+    let mut args = vec![
+        "run".to_string(),
+        "patterns/".into(),
+        "--format".into(),
+        "csv".into(),
+        "--out".into(),
+        file.display().to_string(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--out {}: 6 patterns write one file each, so --out names a folder: give --out {}/",
+            file.display(),
+            dir.path().join("results").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!file.exists());
+
+    // One pattern, a missing folder with a trailing slash: created, the file inside.
+    let folder = dir.path().join("new").join("deeper");
+    let mut args = vec![
+        "run".to_string(),
+        "patterns/port-jumping.pattern".into(),
+        "--format".into(),
+        "csv".into(),
+        "-q".into(),
+        "--out".into(),
+        format!("{}/", folder.display()),
+    ];
+    args.extend(data_args(&fx));
+    flowpat(&args);
+    let written =
+        std::fs::read_to_string(folder.join("port-jumping.csv")).expect("port-jumping.csv");
+    let rows = csv_rows(&written);
+    let got: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["srcadr"].clone(),
+                r["ports"].clone(),
+                r["matches"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("10.0.0.5".to_string(), "3".to_string(), "4".to_string()),
+            ("10.0.0.6".to_string(), "25".to_string(), "25".to_string())
+        ]
+    );
+}
+
+#[test]
+fn pivot_names_a_missing_record_and_keeps_the_dot_name_short() {
+    let fx = port_jumping_fixture();
+    let mut args = vec![
+        "pivot".to_string(),
+        "--conn".into(),
+        "flows.parquet:99999999".into(),
+        "--no-patterns".into(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(
+            "flow flows.parquet:99999999 is not in the archive: flows.parquet has 31 record(s), rows 0 to 30"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let mut args = vec!["pivot".to_string()];
+    for row in 0..30 {
+        args.extend(["--conn".to_string(), format!("flows.parquet:{row}")]);
+    }
+    args.extend(["--no-patterns".into(), "--format".into(), "dot".into()]);
+    args.extend(data_args(&fx));
+    let dot = flowpat(&args);
+    assert_eq!(
+        dot.lines().next(),
+        Some("digraph \"flowpat pivot: flow flows.parquet:0 and 29 more\" {")
+    );
+
+    // Without an archive the catalog leaves its estimates out and says why.
+    let out = flowpat_output(&["catalog", "patterns/", "--format", "csv"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains("no archive given: estimated results and runtime need one"),
+        "{}",
+        text(&out.stderr)
+    );
+    for row in csv_rows(&text(&out.stdout)) {
+        assert_eq!(
+            (
+                row["estimated_results"].as_str(),
+                row["estimated_runtime_seconds"].as_str()
+            ),
+            ("", "")
+        );
+    }
+}
