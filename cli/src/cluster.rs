@@ -1,4 +1,4 @@
-//! Cluster options of `run` and the `cluster-check` command.
+//! Cluster options of `run` and `watch`, and the `cluster-check` command.
 //!
 //! The engine owns the connections (`engine::cluster`); this module turns `--processes`,
 //! `--process`, `--hostfile` and `--connect-timeout` into a `ClusterSpec`, and checks, before a
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use engine::cluster::ClusterSpec;
 
-/// `run` across processes (omit all four to run in this process alone).
+/// `run` or `watch` across processes (omit all four to run in this process alone).
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct ClusterArgs {
     /// Number of processes of a cluster run [default: the number of addresses in --hostfile]

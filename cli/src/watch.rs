@@ -124,6 +124,11 @@ pub struct WatchArgs {
     /// Override a parameter: NAME=VALUE
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
+    /// Test hook: exit 0 once this epoch is committed (process 0 then stops the whole cluster)
+    #[arg(long, value_name = "EPOCH", hide = true)]
+    pub stop_after_epoch: Option<u64>,
 }
 
 /// Arguments of `results`.
@@ -313,6 +318,14 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
             stdin_kind.map(Kind::name).unwrap_or_default()
         )));
     }
+    let cluster = args.cluster.spec()?;
+    if let (Some(kind), Some(_)) = (stdin_kind, &cluster) {
+        return Err(crate::usage(format!(
+            "a cluster watch cannot read `--{} -`: only process 0 would see stdin; write the \
+             batches as files into a folder every process sees (stage under a dot-name, then rename)",
+            kind.name()
+        )));
+    }
     let epoch_every =
         match &args.epoch_every {
             None => None,
@@ -352,7 +365,8 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         Some(p) if p.as_os_str() == "-" => EmitTarget::Stdout,
         Some(p) => EmitTarget::File(p.clone()),
     };
-    if !args.quiet {
+    let writer = cluster.as_ref().is_none_or(|spec| spec.process == 0);
+    if !args.quiet && writer {
         if let Some(kind) = stdin_kind {
             eprintln!("note: reading {} from stdin (an Arrow IPC stream), named `{STDIN}` in results; a stream cannot be replayed, so there is no --state: a restart starts over, and `flowpat results` cannot see this watch", kind.name());
         } else if args.state.is_none() {
@@ -397,7 +411,23 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         crash: CrashPoint::from_env(),
     };
     let has_folders = !options.flows.is_empty() || !options.events.is_empty();
-    let mut watch = Watch::start(&plans, options).context("starting the watch")?;
+    if let Some(spec) = cluster.as_ref().filter(|spec| spec.process != 0) {
+        // This process reads its share of each epoch's files; process 0 decides the epochs,
+        // emits, keeps the state and runs --on-change.
+        watch::serve(&plans, &options, spec).context("watching")?;
+        if !args.quiet {
+            eprintln!(
+                "process {}: process 0 stopped the watch; the changes are in its output",
+                spec.process
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut watch = match &cluster {
+        Some(spec) => Watch::start_cluster(&plans, options, spec),
+        None => Watch::start(&plans, options),
+    }
+    .context("starting the watch")?;
     if let (Some(epoch), false) = (watch.committed_epoch(), args.quiet) {
         eprintln!(
             "resumed after epoch {epoch} from {}",
@@ -465,6 +495,7 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
             epoch_every,
             once: args.once,
             quiet: args.quiet,
+            stop_after: args.stop_after_epoch,
         },
         &hooks,
     );
@@ -483,6 +514,8 @@ struct LoopConfig {
     epoch_every: Option<Duration>,
     once: bool,
     quiet: bool,
+    /// Test hook: stop once this epoch is committed.
+    stop_after: Option<u64>,
 }
 
 /// Two looks at a file are at least this far apart before it counts as stable (with
@@ -529,6 +562,12 @@ fn run_loop(
             next_look = now + again;
             // Two looks at least: a file is taken once two looks agree on it.
             if cfg.once && !stdin_open && group.is_empty() && looks >= 2 && outcome.idle() {
+                break;
+            }
+            if cfg
+                .stop_after
+                .is_some_and(|stop| watch.committed_epoch().is_some_and(|e| e >= stop))
+            {
                 break;
             }
         }

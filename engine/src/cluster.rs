@@ -1,4 +1,5 @@
-//! Running one batch across several processes: `run --processes N --process I --hostfile F`.
+//! Running one batch across several processes: `run --processes N --process I --hostfile F`
+//! (and the long-lived workers of `watch` on a cluster, through [`start`]).
 //!
 //! timely already knows how to run a dataflow over TCP, but its own start-up
 //! (`CommunicationConfig::Cluster`) retries a missing peer forever and reports on stdout, and
@@ -182,7 +183,7 @@ pub enum ClusterError {
         reason: String,
     },
     /// A peer went away (or a worker failed) while the run was under way.
-    #[error("{who} was lost during the run ({detail}); the run is incomplete and no results were written")]
+    #[error("{who} was lost during the run ({detail}); every process stops: a run writes no results, a watch keeps only the epochs it committed")]
     #[diagnostic(code(engine::cluster::lost))]
     Lost {
         /// `process 1 (host:port)`, or `a worker of this process`.
@@ -831,6 +832,113 @@ where
 // ---------------------------------------------------------------------------------------------
 // Execution.
 
+/// Connects this process to its peers and starts `workers` timely threads running `func`,
+/// with timely's panics captured (see [`install_hook`]) until the returned [`Capture`] is
+/// dropped.
+fn launch<R, F>(
+    spec: &ClusterSpec,
+    workers: usize,
+    job: JobFingerprint,
+    func: F,
+) -> Result<(timely::communication::initialize::WorkerGuards<R>, Capture), ClusterError>
+where
+    R: Send + 'static,
+    F: Fn(&mut Worker) -> R + Send + Sync + 'static,
+{
+    let sockets = connect(spec, workers, job)?;
+    let hooks = Hooks::default();
+    let process_allocators =
+        ProcessBuilder::new_typed_vector(workers, hooks.refill.clone(), hooks.spill.clone());
+    let (builders, comms) = initialize_networking_from_sockets(
+        process_allocators,
+        sockets,
+        spec.process,
+        workers,
+        hooks,
+    )
+    .map_err(|e| ClusterError::Start {
+        reason: e.to_string(),
+    })?;
+    let builders: Vec<AllocatorBuilder> = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+    let capture = Capture::start(spec);
+    let guards =
+        timely::execute::execute_from(builders, Box::new(comms), WorkerConfig::default(), func)
+            .map_err(|reason| ClusterError::Start { reason })?;
+    Ok((guards, capture))
+}
+
+/// The workers of a long-lived cluster job (`watch`), started and not awaited: the caller
+/// talks to them through its own channels and polls [`Running::failure`] while it waits, so a
+/// failed worker is an error rather than a hang. A lost peer ends the process at once (see
+/// [`install_hook`]).
+pub(crate) struct Running {
+    guards: Option<timely::communication::initialize::WorkerGuards<()>>,
+    spec: ClusterSpec,
+    _capture: Capture,
+}
+
+impl Running {
+    /// Why the job cannot go on, once a timely thread of this process has panicked.
+    pub(crate) fn failure(&self) -> Option<ClusterError> {
+        let panics = captured();
+        (!panics.is_empty()).then(|| lost(&self.spec, &panics, None))
+    }
+
+    /// Waits for every worker to return (after the job told them to stop).
+    pub(crate) fn join(mut self) -> Result<(), ClusterError> {
+        let joined = match self.guards.take() {
+            Some(guards) => panic::catch_unwind(AssertUnwindSafe(|| guards.join())),
+            None => return Ok(()),
+        };
+        let panics = captured();
+        match joined {
+            Ok(results) if panics.is_empty() && results.iter().all(Result::is_ok) => Ok(()),
+            Ok(results) => {
+                let fallback = results.into_iter().find_map(Result::err);
+                Err(lost(&self.spec, &panics, fallback.as_deref()))
+            }
+            Err(payload) => Err(lost(
+                &self.spec,
+                &panics,
+                Some(&panic_text(payload.as_ref())),
+            )),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Not joined: some threads may wait on a peer that is gone; they end with the process.
+        if let Some(guards) = self.guards.take() {
+            std::mem::forget(guards);
+        }
+    }
+}
+
+/// Starts `func` on `workers` threads as one process of the cluster `spec`, without waiting
+/// for them (see [`Running`]).
+pub(crate) fn start<F>(
+    workers: usize,
+    spec: &ClusterSpec,
+    job: JobFingerprint,
+    func: F,
+) -> Result<Running, ClusterError>
+where
+    F: Fn(&mut Worker) + Send + Sync + 'static,
+{
+    let (guards, capture) = launch(spec, workers, job, func)?;
+    Ok(Running {
+        guards: Some(guards),
+        spec: spec.clone(),
+        _capture: capture,
+    })
+}
+
+/// SHA-256 of a text, as a fingerprint part.
+pub(crate) fn fingerprint_part(text: &str) -> [u8; 32] {
+    sha(text)
+}
+
 /// What each local worker ended with: its own result, or why it panicked (single process), in
 /// local worker order. In a cluster, process 0 receives every worker's `Ok` result (its own
 /// and its peers'), the other processes none; a failure of this process's own workers comes
@@ -858,50 +966,32 @@ where
     };
     let me = spec.process;
     let processes = spec.processes();
-    let sockets = connect(spec, workers, job)?;
-    let hooks = Hooks::default();
-    let process_allocators =
-        ProcessBuilder::new_typed_vector(workers, hooks.refill.clone(), hooks.spill.clone());
-    let (builders, comms) =
-        initialize_networking_from_sockets(process_allocators, sockets, me, workers, hooks)
-            .map_err(|e| ClusterError::Start {
-                reason: e.to_string(),
-            })?;
-    let builders: Vec<AllocatorBuilder> = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
-
-    let capture = Capture::start(spec);
     let (tx, rx) = mpsc::channel::<(usize, Result<Gathered<T, E>, String>)>();
     let tx = Mutex::new(tx);
     let first = me * workers;
-    let guards = timely::execute::execute_from(
-        builders,
-        Box::new(comms),
-        WorkerConfig::default(),
-        move |worker| {
-            let local = worker.index() - first;
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                let result = func(worker);
-                let gathered = gather(worker, processes, result);
-                while worker.has_dataflows() {
-                    worker.step_or_park(Some(Duration::from_millis(50)));
-                }
-                gathered
-            }));
-            let send = |msg| tx.lock().map(|tx| tx.send(msg).is_ok()).unwrap_or(false);
-            match outcome {
-                Ok(gathered) => {
-                    send((local, Ok(gathered)));
-                }
-                Err(payload) => {
-                    send((local, Err(panic_text(payload.as_ref()))));
-                    // Unwind on, so the worker's queues are dropped while panicking: that poisons
-                    // them and the failure reaches the peers instead of leaving them waiting.
-                    panic::resume_unwind(payload);
-                }
+    let (guards, capture) = launch(spec, workers, job, move |worker| {
+        let local = worker.index() - first;
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            let result = func(worker);
+            let gathered = gather(worker, processes, result);
+            while worker.has_dataflows() {
+                worker.step_or_park(Some(Duration::from_millis(50)));
             }
-        },
-    )
-    .map_err(|reason| ClusterError::Start { reason })?;
+            gathered
+        }));
+        let send = |msg| tx.lock().map(|tx| tx.send(msg).is_ok()).unwrap_or(false);
+        match outcome {
+            Ok(gathered) => {
+                send((local, Ok(gathered)));
+            }
+            Err(payload) => {
+                send((local, Err(panic_text(payload.as_ref()))));
+                // Unwind on, so the worker's queues are dropped while panicking: that poisons
+                // them and the failure reaches the peers instead of leaving them waiting.
+                panic::resume_unwind(payload);
+            }
+        }
+    })?;
 
     // Wait for every worker, or for the first failure and a grace period for the rest.
     const GRACE: Duration = Duration::from_secs(3);

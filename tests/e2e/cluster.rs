@@ -3,6 +3,7 @@
 //! failures and lost peers must end every process with a non-zero exit naming the peer,
 //! within the timeout.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -415,4 +416,265 @@ fn cluster_check_reports_every_address() {
     std::fs::write(&only, format!("{}\n", addresses[0])).expect("hostfile");
     assert_eq!(cluster_check(&only).status.code(), Some(0));
     drop(listening);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `watch` on a cluster.
+
+/// A watched folder holding the archive's events and its first flow file.
+fn watch_folder(root: &Path) {
+    let a = archive();
+    std::fs::create_dir_all(root.join("flows")).expect("mkdir flows");
+    std::fs::create_dir_all(root.join("events")).expect("mkdir events");
+    std::fs::copy(a.join("networks.csv"), root.join("networks.csv")).expect("networks");
+    for entry in std::fs::read_dir(a.join("events")).expect("events") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(
+            &path,
+            root.join("events").join(path.file_name().expect("name")),
+        )
+        .expect("copying events");
+    }
+    put_flow(root, 0);
+}
+
+/// The archive's `k`-th flow file, staged as `.tmp` and renamed to `part-k.parquet`.
+fn put_flow(root: &Path, k: usize) {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(archive().join("flows"))
+        .expect("flows")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    parts.sort();
+    let staged = root.join(format!("flows/part-{k}.parquet.tmp"));
+    std::fs::copy(&parts[k], &staged).expect("staging a flow file");
+    std::fs::rename(&staged, root.join(format!("flows/part-{k}.parquet"))).expect("rename");
+}
+
+/// What happens to the watched folder after the first epoch: one epoch each.
+#[derive(Clone, Copy)]
+enum Step {
+    Add(usize),
+    Remove(usize),
+}
+
+const WATCH_STEPS: [Step; 4] = [Step::Add(1), Step::Add(2), Step::Remove(0), Step::Add(3)];
+
+fn watch_args(root: &Path, emit: &Path, stop_after: usize) -> Vec<OsString> {
+    vec![
+        "watch".into(),
+        workspace_root().join("patterns").into(),
+        "--flows".into(),
+        root.join("flows").into(),
+        "--events".into(),
+        root.join("events").into(),
+        "--networks".into(),
+        root.join("networks.csv").into(),
+        "--emit".into(),
+        emit.into(),
+        "--workers".into(),
+        "2".into(),
+        "--poll".into(),
+        "50".into(),
+        "--stop-after-epoch".into(),
+        stop_after.to_string().into(),
+    ]
+}
+
+/// Waits until process 0's stderr reports `epoch` (its summary line is printed once the
+/// epoch is emitted), failing if any of `procs` ends first.
+fn wait_for_epoch(procs: &mut [Proc], epoch: usize) {
+    let started = Instant::now();
+    let line = format!("epoch {epoch} [");
+    loop {
+        let stderr = std::fs::read_to_string(&procs[0].stderr).unwrap_or_default();
+        if stderr.lines().any(|l| l.starts_with(&line)) {
+            return;
+        }
+        for p in procs.iter_mut() {
+            if let Some(status) = p.child.try_wait().expect("try_wait") {
+                panic!(
+                    "{} ended ({status}) before epoch {epoch}:\n{}",
+                    p.label,
+                    std::fs::read_to_string(&p.stderr).unwrap_or_default()
+                );
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "epoch {epoch} never came:\n{stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts the watch with `processes` processes (1: no cluster options), stopping after epoch
+/// `stop_after`; `round` tells restarts apart.
+fn start_watch(
+    dir: &Path,
+    processes: usize,
+    stop_after: usize,
+    state: bool,
+    round: usize,
+) -> Vec<Proc> {
+    let root = dir.join("watched");
+    let emit = dir.join("changes.jsonl");
+    let mut args = watch_args(&root, &emit, stop_after);
+    if state {
+        args.extend(["--state".into(), dir.join("state").into()]);
+    }
+    if processes == 1 {
+        return vec![spawn(dir, &format!("watch-single-{round}"), &args)];
+    }
+    let (hosts, _) = hostfile(dir, processes);
+    (0..processes)
+        .map(|p| {
+            let mut args = args.clone();
+            args.extend(cluster_flags(&hosts, p, "60s"));
+            // Only process 0 writes: the others get an emit path and a state folder that must
+            // stay unwritten.
+            if p > 0 {
+                for (flag, name) in [("--emit", "changes"), ("--state", "state")] {
+                    if let Some(at) = args.iter().position(|a| a == flag) {
+                        args[at + 1] = dir.join(format!("{name}-{p}")).into();
+                    }
+                }
+            }
+            spawn(dir, &format!("watch-{p}-{round}"), &args)
+        })
+        .collect()
+}
+
+/// Waits for every process to end by itself and checks that they succeeded and that only
+/// process 0 wrote anything.
+fn finish_watch(dir: &Path, procs: Vec<Proc>) {
+    let processes = procs.len();
+    let ended: Vec<Ended> = procs.into_iter().map(|p| p.wait(LIMIT)).collect();
+    for (p, e) in ended.iter().enumerate() {
+        assert!(
+            e.status.success(),
+            "watch process {p} of {processes} failed: {}\n{}",
+            e.status,
+            e.stderr
+        );
+        assert!(
+            e.stdout.is_empty(),
+            "watch process {p} printed to stdout:\n{}",
+            String::from_utf8_lossy(&e.stdout)
+        );
+    }
+    for p in 1..processes {
+        for name in ["changes", "state"] {
+            assert!(
+                !dir.join(format!("{name}-{p}")).exists(),
+                "process {p} wrote {name}"
+            );
+        }
+    }
+}
+
+/// Runs the watch scenario with `processes` processes (1: no cluster options) and returns
+/// process 0's emitted lines, epoch by epoch, each epoch's lines sorted. With `restart_at`,
+/// the watch keeps a state folder, stops after that epoch and is started again.
+fn drive_watch(processes: usize, restart_at: Option<usize>) -> BTreeMap<u64, Vec<String>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("watched");
+    watch_folder(&root);
+    let last = WATCH_STEPS.len();
+    let state = restart_at.is_some();
+    let mut procs = start_watch(dir.path(), processes, restart_at.unwrap_or(last), state, 0);
+    wait_for_epoch(&mut procs, 0);
+    for (k, step) in WATCH_STEPS.iter().enumerate() {
+        if restart_at == Some(k) {
+            finish_watch(dir.path(), std::mem::take(&mut procs));
+            procs = start_watch(dir.path(), processes, last, state, 1);
+        }
+        match step {
+            Step::Add(n) => put_flow(&root, *n),
+            Step::Remove(n) => std::fs::remove_file(root.join(format!("flows/part-{n}.parquet")))
+                .expect("removing a flow file"),
+        }
+        wait_for_epoch(&mut procs, k + 1);
+    }
+    finish_watch(dir.path(), procs);
+    let text = std::fs::read_to_string(dir.path().join("changes.jsonl")).expect("the emit file");
+    let mut epochs: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let epoch = v["epoch"].as_u64().expect("epoch");
+        epochs.entry(epoch).or_default().push(line.to_string());
+    }
+    for lines in epochs.values_mut() {
+        lines.sort();
+    }
+    epochs
+}
+
+fn assert_same_epochs(got: &BTreeMap<u64, Vec<String>>, want: &BTreeMap<u64, Vec<String>>) {
+    for (epoch, lines) in want {
+        let theirs = got.get(epoch).cloned().unwrap_or_default();
+        assert!(
+            &theirs == lines,
+            "epoch {epoch}: the cluster emitted {} change(s), one process {}; first differing:\n{:?}",
+            theirs.len(),
+            lines.len(),
+            theirs.iter().zip(lines).find(|(a, b)| a != b)
+        );
+    }
+    assert_eq!(got.len(), want.len(), "the cluster emitted other epochs");
+}
+
+#[test]
+fn watch_on_two_processes_emits_what_one_process_emits() {
+    let want = drive_watch(1, None);
+    assert_eq!(
+        want.keys().copied().collect::<Vec<_>>(),
+        (0..=WATCH_STEPS.len() as u64).collect::<Vec<_>>(),
+        "every epoch of the single watch changes something"
+    );
+    assert_same_epochs(&drive_watch(2, None), &want);
+    // Stopped after epoch 2 and started again from process 0's state folder: the stream goes
+    // on as if uninterrupted (the replay is read by every process again).
+    assert_same_epochs(&drive_watch(2, Some(2)), &want);
+}
+
+/// Kills one process of a running 2-process watch: the other must exit non-zero within a
+/// timeout, naming the lost process.
+fn lost_watch_peer(kill: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    watch_folder(&dir.path().join("watched"));
+    let mut procs = start_watch(dir.path(), 2, 1000, false, 0);
+    let addresses: Vec<String> = std::fs::read_to_string(dir.path().join("hosts.txt"))
+        .expect("hostfile")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    wait_for_epoch(&mut procs, 0);
+    let mut victim = procs.remove(kill);
+    victim.child.kill().expect("kill -9");
+    let _ = victim.child.wait();
+    let survivor = 1 - kill;
+    let ended = procs.remove(0).wait(Duration::from_secs(60));
+    assert!(
+        !ended.status.success(),
+        "process {survivor} went on without process {kill}"
+    );
+    assert!(
+        ended
+            .stderr
+            .contains(&format!("process {kill} ({})", addresses[kill]))
+            && ended.stderr.contains("lost"),
+        "process {survivor}'s stderr does not say process {kill} was lost:\n{}",
+        ended.stderr
+    );
+    assert!(ended.stdout.is_empty());
+}
+
+#[test]
+fn a_watch_peer_killed_mid_watch_stops_process_0_naming_it() {
+    lost_watch_peer(1);
+}
+
+#[test]
+fn process_0_killed_mid_watch_stops_its_peer_naming_it() {
+    lost_watch_peer(0);
 }

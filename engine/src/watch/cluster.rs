@@ -14,8 +14,15 @@
 //! file id and its chunk number, with its Arrow batches kept for re-reading under new labels
 //! (a stream cannot be read twice); a chunk all of whose records fall behind the retention
 //! cut-off is dropped whole, batches included, so memory stays bounded on an endless stream.
+//!
+//! On a cluster (`Cluster::start_distributed` on process 0, [`serve`] on the others) the same
+//! commands reach every worker of every process through a control dataflow, and the replies
+//! come back through it to process 0: see "A watch across processes" below.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,14 +30,18 @@ use std::time::Duration;
 use arrow::record_batch::RecordBatch;
 use compiler::plan::JoinPlan;
 use timely::communication::initialize::WorkerGuards;
+use timely::dataflow::operators::vec::{Broadcast, Input};
+use timely::dataflow::operators::{Exchange, Inspect};
 use timely::worker::Worker;
 
-use super::{Kind, WatchError};
+use super::{Kind, WatchError, WatchOptions};
+use crate::cluster::{fingerprint_part, ClusterSpec, JobFingerprint, Running};
 use crate::datum::Datum;
 use crate::load::batch::{EventColumns, FlowColumns};
 use crate::load::networks::Networks;
-use crate::load::{self, FileEntry, LoadError, LoadReport, ReadOptions};
+use crate::load::{self, FileEntry, FileFormat, LoadError, LoadReport, ReadOptions};
 use crate::model::FileId;
+use crate::presets::Preset;
 use crate::render::{self, Epoch, Rendered, Update};
 use crate::run::{requested_columns, scan_events, scan_flows};
 
@@ -93,6 +104,7 @@ impl Source {
 type HeldKey = (Kind, FileId, u64);
 
 /// How reading one file went.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct FileOutcome {
     /// Which archive.
     pub kind: Kind,
@@ -100,11 +112,13 @@ pub(super) struct FileOutcome {
     pub display: String,
     /// Its path (`None` for a stream chunk).
     pub path: Option<std::path::PathBuf>,
-    /// The load report, or why nothing of the file was fed.
-    pub result: Result<LoadReport, LoadError>,
+    /// The load report, or why nothing of the file was fed (a [`LoadError`] as text: it may
+    /// come from another process).
+    pub result: Result<LoadReport, String>,
 }
 
 /// What a worker did with a `Load`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Loaded {
     /// Newest record time among the rows read (flow start or event time).
     pub max_time: Option<i64>,
@@ -113,6 +127,7 @@ pub(super) struct Loaded {
 }
 
 /// What a worker produced for a `Seal`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Sealed {
     /// Output updates of the epoch.
     pub updates: Vec<Update>,
@@ -125,6 +140,7 @@ enum Command {
     Seal { cutoff: Option<i64> },
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum Reply {
     Loaded(Loaded),
     Sealed(Sealed),
@@ -132,12 +148,36 @@ enum Reply {
 
 /// The coordinator's handle on the workers.
 pub(super) struct Cluster {
-    to: Vec<Sender<Command>>,
-    from: Vec<Receiver<Reply>>,
-    guards: Option<WorkerGuards<()>>,
+    backend: Backend,
+}
+
+/// Local workers of this process alone, or this process's part of a multi-process cluster.
+enum Backend {
+    /// Every worker takes each command from its own channel.
+    Local {
+        to: Vec<Sender<Command>>,
+        from: Vec<Receiver<Reply>>,
+        guards: Option<WorkerGuards<()>>,
+    },
+    /// Process 0 of a cluster: global worker 0 takes the commands and broadcasts them through
+    /// the control dataflow, and hands back every worker's reply (see [`distributed_worker`]).
+    Distributed {
+        to: Option<Sender<Control>>,
+        from: Receiver<Vec<Reply>>,
+        running: Option<Running>,
+        done: Arc<AtomicUsize>,
+        workers: usize,
+    },
 }
 
 type Channels = Vec<Mutex<Option<(Receiver<Command>, Sender<Reply>)>>>;
+
+/// The reason a worker stopped answering.
+fn stopped(reason: &str) -> WatchError {
+    WatchError::Dataflow {
+        reason: reason.into(),
+    }
+}
 
 impl Cluster {
     /// Starts `workers` timely workers, each with the dataflow of `plans` rendered.
@@ -186,26 +226,91 @@ impl Cluster {
         })
         .map_err(|reason| WatchError::Dataflow { reason })?;
         Ok(Cluster {
-            to,
-            from,
-            guards: Some(guards),
+            backend: Backend::Local {
+                to,
+                from,
+                guards: Some(guards),
+            },
         })
     }
 
-    fn broadcast(&self, make: impl Fn() -> Command) -> Result<Vec<Reply>, WatchError> {
-        for tx in &self.to {
-            tx.send(make()).map_err(|_| WatchError::Dataflow {
-                reason: "a worker stopped".into(),
-            })?;
-        }
-        self.from
-            .iter()
-            .map(|rx| {
-                rx.recv().map_err(|_| WatchError::Dataflow {
-                    reason: "a worker stopped before answering".into(),
-                })
+    /// Process 0 of a cluster: connects to the other processes (which run [`serve`]) and
+    /// starts this process's workers; every worker of every process renders the dataflow of
+    /// `plans` under `networks`, sent to them as the first control message.
+    pub fn start_distributed(
+        spec: &ClusterSpec,
+        opts: &WatchOptions,
+        plans: Arc<Vec<Arc<JoinPlan>>>,
+        networks: &Networks,
+    ) -> Result<Cluster, WatchError> {
+        let workers = opts.workers.max(1);
+        let (cmd_tx, cmd_rx) = mpsc::channel::<Control>();
+        let (reply_tx, reply_rx) = mpsc::channel::<Vec<Reply>>();
+        let coordinator = Arc::new(Mutex::new(Some((cmd_rx, reply_tx))));
+        let done = Arc::new(AtomicUsize::new(0));
+        let running = launch(spec, opts, plans, Some(coordinator), done.clone())?;
+        cmd_tx
+            .send(Control::Start {
+                networks: networks_text(networks),
             })
-            .collect()
+            .map_err(|_| stopped("worker 0 stopped before the dataflow was built"))?;
+        Ok(Cluster {
+            backend: Backend::Distributed {
+                to: Some(cmd_tx),
+                from: reply_rx,
+                running: Some(running),
+                done,
+                workers,
+            },
+        })
+    }
+
+    fn broadcast(
+        &self,
+        local: impl Fn() -> Command,
+        wire: impl FnOnce() -> Result<Control, WatchError>,
+    ) -> Result<Vec<Reply>, WatchError> {
+        match &self.backend {
+            Backend::Local { to, from, .. } => {
+                for tx in to {
+                    tx.send(local()).map_err(|_| stopped("a worker stopped"))?;
+                }
+                from.iter()
+                    .map(|rx| {
+                        rx.recv()
+                            .map_err(|_| stopped("a worker stopped before answering"))
+                    })
+                    .collect()
+            }
+            Backend::Distributed {
+                to, from, running, ..
+            } => {
+                let failed = || {
+                    running
+                        .as_ref()
+                        .and_then(Running::failure)
+                        .map(WatchError::from)
+                };
+                let wire = wire()?;
+                to.as_ref()
+                    .and_then(|tx| tx.send(wire).ok())
+                    .ok_or_else(|| failed().unwrap_or_else(|| stopped("worker 0 stopped")))?;
+                loop {
+                    match from.recv_timeout(Duration::from_millis(50)) {
+                        Ok(replies) => return Ok(replies),
+                        Err(RecvTimeoutError::Timeout) => {
+                            if let Some(e) = failed() {
+                                return Err(e);
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => {
+                            return Err(failed()
+                                .unwrap_or_else(|| stopped("worker 0 stopped before answering")))
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Feeds one epoch's removals, re-labelling and additions.
@@ -215,7 +320,8 @@ impl Cluster {
             max_time: None,
             outcomes: Vec::new(),
         };
-        for reply in self.broadcast(|| Command::Load(step.clone()))? {
+        let wire = || WireStep::of(&step).map(Control::Load);
+        for reply in self.broadcast(|| Command::Load(step.clone()), wire)? {
             if let Reply::Loaded(loaded) = reply {
                 all.max_time = all.max_time.max(loaded.max_time);
                 all.outcomes.extend(loaded.outcomes);
@@ -232,7 +338,7 @@ impl Cluster {
             updates: Vec::new(),
             expired: 0,
         };
-        for reply in self.broadcast(|| Command::Seal { cutoff })? {
+        for reply in self.broadcast(|| Command::Seal { cutoff }, || Ok(Control::Seal { cutoff }))? {
             if let Reply::Sealed(sealed) = reply {
                 all.updates.extend(sealed.updates);
                 all.expired += sealed.expired;
@@ -244,11 +350,333 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        // Closing the command channels ends every worker's loop.
-        self.to.clear();
-        if let Some(guards) = self.guards.take() {
-            drop(guards.join());
+        match &mut self.backend {
+            Backend::Local { to, guards, .. } => {
+                // Closing the command channels ends every worker's loop.
+                to.clear();
+                if let Some(guards) = guards.take() {
+                    drop(guards.join());
+                }
+            }
+            Backend::Distributed {
+                to,
+                running,
+                done,
+                workers,
+                ..
+            } => {
+                // `Stop` reaches every worker of every process; they close their inputs, let
+                // the dataflows drain and return, and the other processes exit.
+                if let Some(tx) = to.take() {
+                    let _ = tx.send(Control::Stop);
+                }
+                let Some(running) = running.take() else {
+                    return;
+                };
+                let deadline = std::time::Instant::now() + STOP_WAIT;
+                while done.load(Ordering::SeqCst) < *workers {
+                    if running.failure().is_some() || std::time::Instant::now() > deadline {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let _ = running.join();
+            }
         }
+    }
+}
+
+/// How long a stopping watch waits for the workers of every process to wind down.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// A process other than 0 of a cluster watch: runs this process's workers, which take their
+/// commands from process 0 through the dataflow, until process 0 stops them (`Ok`) or a
+/// process is lost (`Err`, naming it). Writes nothing: process 0 emits, keeps the state and
+/// runs `--on-change`.
+pub fn serve(
+    plans: &[JoinPlan],
+    opts: &WatchOptions,
+    spec: &ClusterSpec,
+) -> Result<(), WatchError> {
+    let plans: Arc<Vec<Arc<JoinPlan>>> = Arc::new(plans.iter().cloned().map(Arc::new).collect());
+    let done = Arc::new(AtomicUsize::new(0));
+    let running = launch(spec, opts, plans, None, done.clone())?;
+    let workers = opts.workers.max(1);
+    while done.load(Ordering::SeqCst) < workers {
+        if let Some(e) = running.failure() {
+            return Err(e.into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    running.join()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A watch across processes.
+//
+// Process 0's coordinator decides every epoch, as in one process, and hands each command to
+// global worker 0, which sends it into a small control dataflow that every worker of every
+// process builds first: its input (fed by worker 0 alone) is broadcast to all workers, which
+// run the commands in sequence order, exactly as local workers run them from their channels.
+// Each worker's reply goes into the same dataflow's second input, exchanged to worker 0, which
+// hands the replies of a command back to the coordinator once all of them arrived. The data
+// itself moves through the rendered dataflow (by its join and group keys); files are read by
+// the worker that owns them (`owner`), whichever process it is in, so every process must see
+// the files at the same absolute paths.
+
+/// A command as it travels between processes.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum Control {
+    /// Build the dataflow under these networks (canonical text).
+    Start { networks: String },
+    /// As [`Command::Load`].
+    Load(WireStep),
+    /// As [`Command::Seal`].
+    Seal { cutoff: Option<i64> },
+    /// Close the inputs and return.
+    Stop,
+}
+
+/// A [`LoadStep`] without stream chunks (a cluster watch reads no stdin), files as paths and
+/// format tags, networks as canonical text.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct WireStep {
+    epoch: Epoch,
+    remove: Vec<(Kind, u32)>,
+    relabel: Option<(String, bool)>,
+    add: Vec<WireFile>,
+}
+
+/// A file to read: kind, id, path, display path, format tag (and preset index for text).
+type WireFile = (Kind, u32, std::path::PathBuf, String, (u8, u8));
+
+impl WireStep {
+    fn of(step: &LoadStep) -> Result<WireStep, WatchError> {
+        if !step.chunks.is_empty() {
+            return Err(stopped("a cluster watch cannot take records from stdin"));
+        }
+        Ok(WireStep {
+            epoch: step.epoch,
+            remove: step.remove.iter().map(|(k, id)| (*k, id.0)).collect(),
+            relabel: step
+                .relabel
+                .as_ref()
+                .map(|(n, rebuild)| (networks_text(n), *rebuild)),
+            add: step
+                .add
+                .iter()
+                .map(|(k, e)| {
+                    let format = match e.format {
+                        FileFormat::Parquet => (0, 0),
+                        FileFormat::ArrowIpcFile => (1, 0),
+                        FileFormat::ArrowIpcStream => (2, 0),
+                        FileFormat::Text(p) => (
+                            3,
+                            Preset::ALL.iter().position(|q| *q == p).unwrap_or(0) as u8,
+                        ),
+                    };
+                    (*k, e.id.0, e.path.clone(), e.display.clone(), format)
+                })
+                .collect(),
+        })
+    }
+
+    fn step(self) -> LoadStep {
+        LoadStep {
+            epoch: self.epoch,
+            remove: self
+                .remove
+                .into_iter()
+                .map(|(k, id)| (k, FileId(id)))
+                .collect(),
+            relabel: self
+                .relabel
+                .map(|(text, rebuild)| (Arc::new(parse_networks(&text)), rebuild)),
+            add: self
+                .add
+                .into_iter()
+                .map(|(k, id, path, display, (tag, preset))| {
+                    let format = match tag {
+                        0 => FileFormat::Parquet,
+                        1 => FileFormat::ArrowIpcFile,
+                        2 => FileFormat::ArrowIpcStream,
+                        _ => FileFormat::Text(Preset::ALL[preset as usize % Preset::ALL.len()]),
+                    };
+                    let entry = FileEntry {
+                        id: FileId(id),
+                        path,
+                        display,
+                        format,
+                    };
+                    (k, entry)
+                })
+                .collect(),
+            chunks: Vec::new(),
+        }
+    }
+}
+
+/// The canonical text of a networks table (what its fingerprint hashes): every process parses
+/// the same text, so every worker holds the same labels under the same ids.
+fn networks_text(networks: &Networks) -> String {
+    let mut text = String::new();
+    for (prefix, label) in networks.entries() {
+        text.push_str(&format!("{prefix},{}\n", networks.label_name(*label)));
+    }
+    text.push_str(&format!(
+        "default,{}\n",
+        networks.label_name(networks.default_label())
+    ));
+    text
+}
+
+fn parse_networks(text: &str) -> Networks {
+    // The text was printed from a parsed table, so it parses.
+    Networks::parse(text, "networks (from process 0)").unwrap_or_default()
+}
+
+/// What every process of a cluster watch must agree on: the plans, the watched paths and
+/// text formats, the networks path (its content comes from process 0), the read options.
+fn fingerprint(opts: &WatchOptions, plans: &[Arc<JoinPlan>]) -> JobFingerprint {
+    let plans: String = plans.iter().map(|plan| format!("{plan:?}\n")).collect();
+    let files = format!(
+        "flows {:?}\nevents {:?}\nflows-format {:?}\nevents-format {:?}\n",
+        opts.flows, opts.events, opts.flows_format, opts.events_format
+    );
+    JobFingerprint {
+        plans: fingerprint_part(&plans),
+        files: fingerprint_part(&files),
+        networks: fingerprint_part(&opts.networks.display().to_string()),
+        options: fingerprint_part(&format!("{:?}", opts.read)),
+    }
+}
+
+type Coordinator = Arc<Mutex<Option<(Receiver<Control>, Sender<Vec<Reply>>)>>>;
+
+/// Connects to the cluster and starts this process's workers (see [`distributed_worker`]).
+fn launch(
+    spec: &ClusterSpec,
+    opts: &WatchOptions,
+    plans: Arc<Vec<Arc<JoinPlan>>>,
+    coordinator: Option<Coordinator>,
+    done: Arc<AtomicUsize>,
+) -> Result<Running, WatchError> {
+    let job = fingerprint(opts, &plans);
+    let read = opts.read;
+    let running = crate::cluster::start(opts.workers.max(1), spec, job, move |worker| {
+        let channels = coordinator
+            .as_ref()
+            .filter(|_| worker.index() == 0)
+            .and_then(|c| c.lock().ok().and_then(|mut slot| slot.take()));
+        distributed_worker(worker, plans.clone(), read, channels);
+        done.fetch_add(1, Ordering::SeqCst);
+    })?;
+    Ok(running)
+}
+
+/// One worker of a cluster watch. Global worker 0 (`coordinator` is `Some`) feeds the commands
+/// of process 0's coordinator into the control dataflow and returns the replies.
+fn distributed_worker(
+    worker: &mut Worker,
+    plans: Arc<Vec<Arc<JoinPlan>>>,
+    read: ReadOptions,
+    coordinator: Option<(Receiver<Control>, Sender<Vec<Reply>>)>,
+) {
+    let (index, peers) = (worker.index(), worker.peers());
+    let inbox: Rc<RefCell<BTreeMap<u64, Control>>> = Rc::default();
+    // Worker 0: the replies to each command, with the worker that sent them.
+    type Answers = BTreeMap<u64, Vec<(usize, Reply)>>;
+    let answers: Rc<RefCell<Answers>> = Rc::default();
+    let (mut control, mut answer) = {
+        let (inbox, answers) = (inbox.clone(), answers.clone());
+        worker.dataflow::<u64, _, _>(move |scope| {
+            let (control, commands) = scope.new_input::<(u64, Control)>();
+            commands.broadcast().inspect(move |(seq, command)| {
+                inbox.borrow_mut().insert(*seq, command.clone());
+            });
+            let (answer, replies) = scope.new_input::<(u64, usize, Reply)>();
+            replies.exchange(|_| 0).inspect(move |(seq, from, reply)| {
+                answers
+                    .borrow_mut()
+                    .entry(*seq)
+                    .or_default()
+                    .push((*from, reply.clone()));
+            });
+            (control, answer)
+        })
+    };
+    let mut sent = 0u64; // worker 0: commands sent into the control dataflow
+    let mut next = 0u64; // the next command to run
+    let mut state: Option<WorkerState> = None;
+    let mut stopping = false;
+    loop {
+        if let Some((rx, _)) = &coordinator {
+            if !stopping {
+                let command = match rx.try_recv() {
+                    Ok(command) => Some(command),
+                    Err(mpsc::TryRecvError::Empty) => None,
+                    Err(mpsc::TryRecvError::Disconnected) => Some(Control::Stop),
+                };
+                if let Some(command) = command {
+                    stopping = matches!(command, Control::Stop);
+                    control.send((sent, command));
+                    sent += 1;
+                    control.advance_to(sent);
+                }
+            }
+        }
+        let command = inbox.borrow_mut().remove(&next);
+        match command {
+            None => {
+                worker.step_or_park(Some(IDLE_STEP));
+            }
+            Some(command) => {
+                let seq = next;
+                next += 1;
+                let reply = match (command, state.as_mut()) {
+                    (Control::Stop, _) => break,
+                    (Control::Start { networks }, _) => {
+                        let networks = Arc::new(parse_networks(&networks));
+                        state = Some(WorkerState::new(worker, plans.clone(), networks, read));
+                        None
+                    }
+                    (Control::Load(step), Some(state)) => {
+                        Some(Reply::Loaded(state.load(worker, &step.step())))
+                    }
+                    (Control::Seal { cutoff }, Some(state)) => {
+                        Some(Reply::Sealed(state.seal(worker, cutoff)))
+                    }
+                    // Never sent before `Start`.
+                    (_, None) => None,
+                };
+                if let Some(reply) = reply {
+                    answer.send((seq, index, reply));
+                }
+                answer.advance_to(next);
+            }
+        }
+        if let Some((_, tx)) = &coordinator {
+            let complete: Vec<u64> = answers
+                .borrow()
+                .iter()
+                .filter(|(_, replies)| replies.len() == peers)
+                .map(|(seq, _)| *seq)
+                .collect();
+            for seq in complete {
+                if let Some(mut replies) = answers.borrow_mut().remove(&seq) {
+                    replies.sort_by_key(|(from, _)| *from);
+                    let _ = tx.send(replies.into_iter().map(|(_, r)| r).collect());
+                }
+            }
+        }
+    }
+    // Close every input; the dataflows drain on every process, then the workers return.
+    drop(state);
+    drop(control);
+    drop(answer);
+    while worker.has_dataflows() {
+        worker.step_or_park(Some(IDLE_STEP));
     }
 }
 
@@ -430,7 +858,7 @@ impl WorkerState {
                 Source::File(entry) => Some(entry.path.clone()),
                 Source::Chunk(_) => None,
             },
-            result,
+            result: result.map_err(|e| e.to_string()),
         });
         worker.step();
     }

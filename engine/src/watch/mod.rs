@@ -53,6 +53,7 @@ use compiler::hir::{format_time, Expr};
 use compiler::model::Attr;
 use compiler::plan::{JoinPlan, OutputItem};
 
+pub use self::cluster::serve;
 use self::cluster::{Cluster, LoadStep, StreamChunk};
 pub use self::state::{read_results, PatternResults, ResultsSnapshot};
 use self::state::{Action, Emitter, FileRecord, IdRecord, StateDoc, STATE_FILE, STATE_VERSION};
@@ -418,6 +419,10 @@ pub enum WatchError {
     #[error("records from a stream cannot be replayed on restart, so a watch with --state cannot take them")]
     #[diagnostic(code(engine::watch::stream_with_state))]
     StreamWithState,
+    /// A cluster watch could not connect its processes, or lost one.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// The dataflow could not start or a worker failed.
     #[error("dataflow failed: {reason}")]
     #[diagnostic(code(engine::watch::dataflow))]
@@ -561,6 +566,25 @@ impl Watch {
     /// dataflow back to it: the emit file is cut back to its committed length and every
     /// recorded file whose content is unchanged is fed again, without emitting anything.
     pub fn start(plans: &[JoinPlan], opts: WatchOptions) -> Result<Watch, WatchError> {
+        Watch::start_in(plans, opts, None)
+    }
+
+    /// As [`Watch::start`], as process 0 of a cluster: its workers and those of every other
+    /// process (each running [`serve`]) make one dataflow; this process decides the epochs,
+    /// emits the changes and keeps the state.
+    pub fn start_cluster(
+        plans: &[JoinPlan],
+        opts: WatchOptions,
+        spec: &crate::cluster::ClusterSpec,
+    ) -> Result<Watch, WatchError> {
+        Watch::start_in(plans, opts, Some(spec))
+    }
+
+    fn start_in(
+        plans: &[JoinPlan],
+        opts: WatchOptions,
+        spec: Option<&crate::cluster::ClusterSpec>,
+    ) -> Result<Watch, WatchError> {
         // A folder that does not exist is a mistake, not an empty archive (a glob may match
         // nothing yet).
         for path in opts.flows.iter().chain(&opts.events) {
@@ -644,7 +668,10 @@ impl Watch {
         };
         let networks = Networks::parse(&networks_text, &opts.networks.display().to_string())?;
         let networks_fingerprint = networks.fingerprint();
-        let cluster = Cluster::start(opts.workers, plans.clone(), Arc::new(networks), opts.read)?;
+        let cluster = match spec {
+            Some(spec) => Cluster::start_distributed(spec, &opts, plans.clone(), &networks)?,
+            None => Cluster::start(opts.workers, plans.clone(), Arc::new(networks), opts.read)?,
+        };
         let emitter = Emitter::open(opts.emit.clone(), committed_bytes, opts.format)?;
         let mut own_paths = Vec::new();
         if let Some(dir) = &opts.state {
