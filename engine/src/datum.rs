@@ -28,8 +28,9 @@ pub enum Datum {
     Bool(bool),
     /// Whole number.
     Int(i128),
-    /// Exact fraction `n/d`, `d > 0`.
-    Ratio(i128, i128),
+    /// Exact fraction `n/d`, `d > 0` (boxed: rare, and two `i128`s inline would make every
+    /// `Datum` 48 bytes instead of 32).
+    Ratio(Box<(i128, i128)>),
     /// Instant, µs.
     Time(i64),
     /// Span, µs.
@@ -37,6 +38,10 @@ pub enum Datum {
     /// Text.
     Str(String),
 }
+
+// Rows, keys and results are vectors of `Datum`: keep it at two words of `u128`.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Datum>() == 32);
 
 impl Datum {
     /// From an evaluated value (numbers beyond `i128` ratios become `Null`; aggregates of
@@ -46,7 +51,7 @@ impl Datum {
             Val::Null => Datum::Null,
             Val::Bool(b) => Datum::Bool(*b),
             Val::Num(Num::Small(n, 1)) => Datum::Int(*n),
-            Val::Num(Num::Small(n, d)) => Datum::Ratio(*n, *d),
+            Val::Num(Num::Small(n, d)) => Datum::Ratio(Box::new((*n, *d))),
             Val::Num(Num::Big(_)) => Datum::Null,
             Val::Time(t) => Datum::Time(*t),
             Val::Dur(d) => Datum::Dur(*d),
@@ -61,7 +66,7 @@ impl Datum {
             Datum::Null | Datum::Conn(_) | Datum::Event(_) => Val::Null,
             Datum::Bool(b) => Val::Bool(*b),
             Datum::Int(n) => Val::Num(Num::int(*n)),
-            Datum::Ratio(n, d) => Num::ratio(*n, *d).map(Val::Num).unwrap_or(Val::Null),
+            Datum::Ratio(r) => Num::ratio(r.0, r.1).map(Val::Num).unwrap_or(Val::Null),
             Datum::Time(t) => Val::Time(*t),
             Datum::Dur(d) => Val::Dur(*d),
             Datum::Str(s) => Val::Str(s),

@@ -476,7 +476,7 @@ pub fn datum_text(d: &Datum) -> String {
         Datum::Null => String::new(),
         Datum::Bool(b) => b.to_string(),
         Datum::Int(n) => n.to_string(),
-        Datum::Ratio(n, dd) => Num::ratio(*n, *dd)
+        Datum::Ratio(r) => Num::ratio(r.0, r.1)
             .map(|x| x.to_string())
             .unwrap_or_default(),
         Datum::Time(t) => format_time(*t),
