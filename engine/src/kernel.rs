@@ -185,7 +185,15 @@ impl<'a> Int<'a> {
     fn eval(&self, sel: &[u32], out: &mut Vec<i128>) {
         out.clear();
         match &self.node {
-            IntNode::Col(c) => out.extend(sel.iter().map(|&i| c.get(i as usize))),
+            // One loop per column type (the type is not matched per row).
+            IntNode::Col(c) => match *c {
+                Col::U8(v) => out.extend(sel.iter().map(|&i| i128::from(v[i as usize]))),
+                Col::U16(v) => out.extend(sel.iter().map(|&i| i128::from(v[i as usize]))),
+                Col::I32(v) => out.extend(sel.iter().map(|&i| i128::from(v[i as usize]))),
+                Col::U64(v) => out.extend(sel.iter().map(|&i| i128::from(v[i as usize]))),
+                Col::I64(v) => out.extend(sel.iter().map(|&i| i128::from(v[i as usize]))),
+                Col::Dur(..) => out.extend(sel.iter().map(|&i| c.get(i as usize))),
+            },
             IntNode::Const(v) => out.resize(sel.len(), *v),
             IntNode::Lin(a, ma, b, mb) => {
                 let mut bv = Vec::new();
