@@ -486,6 +486,25 @@ fn parse_key(key: &str, header: &[String], pattern: &str) -> Result<Vec<(String,
     Ok(out)
 }
 
+/// One line per clause of `why`: ✓ held, ✗ failed, ? unknown, and the values read.
+fn write_clauses(w: &mut dyn Write, clauses: &[engine::why::Clause], indent: &str) -> Result<()> {
+    let safe = |s: &str| output::terminal_safe(s).into_owned();
+    for c in clauses {
+        let mark = match c.holds {
+            Some(true) => "✓",
+            Some(false) => "✗",
+            None => "?",
+        };
+        let values = if c.values.is_empty() {
+            String::new()
+        } else {
+            format!("   [{}]", c.values.join(", "))
+        };
+        writeln!(w, "{indent}{mark} {}{}", safe(&c.text), safe(&values))?;
+    }
+    Ok(())
+}
+
 /// `flowpat why`: runs one pattern and explains one of its results.
 pub fn why(
     mut args: RunArgs,
@@ -618,19 +637,7 @@ pub fn why(
     )?;
     for b in engine::why::explain_row(&plan, result, &inputs.networks, &describe) {
         writeln!(w, "  {} = {}", safe(&b.instance), safe(&b.bound_to))?;
-        for c in b.clauses {
-            let mark = match c.holds {
-                Some(true) => "✓",
-                Some(false) => "✗",
-                None => "?",
-            };
-            let values = if c.values.is_empty() {
-                String::new()
-            } else {
-                format!("   [{}]", c.values.join(", "))
-            };
-            writeln!(w, "      {mark} {}{}", safe(&c.text), safe(&values))?;
-        }
+        write_clauses(&mut w, &b.clauses, "      ")?;
     }
     if let (Some(members_plan), Some(members)) = (&members_plan, out.results.get(1)) {
         // `FILE:ROW` (as `--key conn=FILE:ROW` and `pivot --conn` take it) and key attributes.
@@ -713,19 +720,7 @@ fn write_members(
                 safe(&b.instance),
                 safe(&b.bound_to)
             )?;
-            for c in b.clauses {
-                let mark = match c.holds {
-                    Some(true) => "✓",
-                    Some(false) => "✗",
-                    None => "?",
-                };
-                let values = if c.values.is_empty() {
-                    String::new()
-                } else {
-                    format!("   [{}]", c.values.join(", "))
-                };
-                writeln!(w, "          {mark} {}{}", safe(&c.text), safe(&values))?;
-            }
+            write_clauses(w, &b.clauses, "          ")?;
         }
         for a in m.aggregates {
             writeln!(w, "          → {}", safe(&a))?;

@@ -506,15 +506,8 @@ pub fn read_flow_batches(
     opts: &ReadOptions,
     sink: &mut dyn FnMut(FlowBatch),
 ) -> Result<LoadReport, LoadError> {
-    let mut decoder = FlowDecoder::new(file, display, req, networks, *opts);
-    decoder.set_next_row(first_row);
-    for batch in batches {
-        let decoded = decoder.decode(batch)?;
-        if !decoded.is_empty() {
-            sink(decoded);
-        }
-    }
-    Ok(decoder.finish())
+    let decoder = FlowDecoder::new(file, display, req, networks, *opts);
+    decode_stream(decoder, batches, first_row, sink)
 }
 
 /// Decodes in-memory event batches that continue one stream, as [`read_flow_batches`].
@@ -529,11 +522,21 @@ pub fn read_event_batches(
     opts: &ReadOptions,
     sink: &mut dyn FnMut(EventBatch),
 ) -> Result<LoadReport, LoadError> {
-    let mut decoder = EventDecoder::new(file, display, req, networks, *opts);
+    let decoder = EventDecoder::new(file, display, req, networks, *opts);
+    decode_stream(decoder, batches, first_row, sink)
+}
+
+/// The body of [`read_flow_batches`] and [`read_event_batches`].
+fn decode_stream<D: arrow_decode::RecordDecoder>(
+    mut decoder: D,
+    batches: &[RecordBatch],
+    first_row: u64,
+    sink: &mut dyn FnMut(D::Batch),
+) -> Result<LoadReport, LoadError> {
     decoder.set_next_row(first_row);
     for batch in batches {
         let decoded = decoder.decode(batch)?;
-        if !decoded.is_empty() {
+        if !D::batch_is_empty(&decoded) {
             sink(decoded);
         }
     }
