@@ -133,19 +133,29 @@ fn read_pattern_file(path: &Path) -> Result<String> {
 
 /// Compiles every file; never stops at the first problem. An unknown `--param` is an error.
 pub fn compile_files(files: &[PathBuf], options: &CompileOptions) -> Result<CompiledSet> {
+    compile_with(files, options, &mut |path: &Path| read_pattern_file(path))
+}
+
+/// As [`compile_files`], every file (named or `use`d) read through `read` (`watch` serves the
+/// versions it runs, or records what it read).
+pub fn compile_with(
+    files: &[PathBuf],
+    options: &CompileOptions,
+    read: &mut dyn FnMut(&Path) -> Result<String>,
+) -> Result<CompiledSet> {
     let mut sources = SourceMap::new();
     let mut patterns = Vec::new();
     let mut diagnostics = Vec::new();
     let mut declared = BTreeSet::new();
     for file in files {
-        let text = read_pattern_file(file)
-            .with_context(|| format!("reading pattern file {}", file.display()))?;
+        let text =
+            read(file).with_context(|| format!("reading pattern file {}", file.display()))?;
         declared.extend(declared_params(&text));
         let id = sources.add(file.display().to_string(), text);
         let mut read_use = |path: &str, from: &str| -> Result<(String, String), String> {
             let base = Path::new(from).parent().unwrap_or(Path::new("."));
             let full = base.join(path);
-            let text = read_pattern_file(&full).map_err(|e| e.to_string())?;
+            let text = read(&full).map_err(|e| e.to_string())?;
             declared.extend(declared_params(&text));
             Ok((full.display().to_string(), text))
         };

@@ -5,8 +5,9 @@
 //! or the poll timeout), reads an Arrow IPC stream from stdin on a thread of its own, prints
 //! the per-epoch summary and runs `--on-change`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -64,6 +65,17 @@ or until --poll MS has passed: the poll is the fallback for file systems without
 (NFS, some FUSE mounts), and the only timer with --no-notify. Where notifications work, a long
 --poll (say 60000) costs no latency.
 
+Edited patterns: the pattern files and folders given (and the files they `use`) are watched
+too, with the same stability rule. An edit, a new *.pattern in a watched folder or a removed
+one is compiled with the same --param values and the other running versions. If it does not
+compile, its diagnostics are printed on stderr (as `flowpat check` prints them), nothing is
+emitted and the old version keeps running. If it does, one epoch (cause
+`pattern:patterns/exfiltration.pattern`) emits exactly the difference between the old
+version's current results and the new version's results on the same retained records, as -
+and + lines (a renamed pattern: all - under the old name, all + under the new); other patterns
+emit nothing. With --state the running pattern texts are recorded, so a restart runs those
+and then reloads what changed while stopped. Not with --processes (restart the cluster).
+
 stdin (`--flows -` or `--events -`): an Arrow IPC stream with the archive's canonical columns.
 Each record batch is one epoch (with --epoch-every, the batches arriving within that period).
 Its records are named `<stdin>` in results, rows numbered from 0 across the whole stream. A
@@ -71,7 +83,7 @@ stream cannot be replayed, so it cannot be combined with --state (a restart woul
 records); watch files instead when restarts must be exact. At the end of the stream the last
 epoch is finished; the watch then goes on if it also watches folders, else exits 0.")]
 pub struct WatchArgs {
-    /// Pattern files or folders (every *.pattern inside)
+    /// Pattern files or folders (every *.pattern inside); watched, edits are reloaded
     #[arg(required = true)]
     pub patterns: Vec<PathBuf>,
     /// Flow archive folders, files or globs to watch; `-`: an Arrow IPC stream on stdin
@@ -341,8 +353,40 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
                 }
             },
         };
-    let files = patterns::pattern_files(&args.patterns)?;
-    let compiled = patterns::compile_files(&files, &compiler::CompileOptions { params })?;
+    let compile_options = compiler::CompileOptions { params };
+    // A restart runs the pattern versions that were running (recorded in the state), then
+    // reloads whatever changed since; a cluster runs the files as they are.
+    let recorded = match (&args.state, &cluster) {
+        (Some(dir), None) => watch::recorded_patterns(dir).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let (files, serve) = if recorded.iter().any(|s| s.root) {
+        let roots = recorded
+            .iter()
+            .filter(|s| s.root)
+            .map(|s| s.path.clone())
+            .collect();
+        let texts = recorded.into_iter().map(|s| (s.path, s.text)).collect();
+        (roots, texts)
+    } else {
+        (patterns::pattern_files(&args.patterns)?, BTreeMap::new())
+    };
+    let mut read = BTreeMap::new();
+    let compiled = patterns::compile_with(
+        &files,
+        &compile_options,
+        &mut pattern_reader(&serve, &mut read),
+    )?;
+    // Recorded versions are compared with the files at the first looks.
+    let reload = cluster.is_none().then(|| {
+        PatternWatch::new(
+            args.patterns.clone(),
+            compile_options,
+            files,
+            read,
+            !serve.is_empty(),
+        )
+    });
     eprint!(
         "{}",
         patterns::render_diagnostics(&compiled, patterns::color())
@@ -428,6 +472,10 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         None => Watch::start(&plans, options),
     }
     .context("starting the watch")?;
+    let mut reload = reload;
+    if let Some(reload) = &reload {
+        watch.set_pattern_sources(reload.sources());
+    }
     if let (Some(epoch), false) = (watch.committed_epoch(), args.quiet) {
         eprintln!(
             "resumed after epoch {epoch} from {}",
@@ -444,7 +492,8 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         None
     } else {
         let wake = tx.clone();
-        match watch.notify(move || {
+        let pattern_paths = reload.as_ref().map(PatternWatch::paths).unwrap_or_default();
+        match watch.notify_with(&pattern_paths, move || {
             let _ = wake.send(Wake::Look);
         }) {
             Ok(notifier) => {
@@ -498,6 +547,7 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
             stop_after: args.stop_after_epoch,
         },
         &hooks,
+        reload.as_mut(),
     );
     drop(notifier);
     hooks.finish();
@@ -533,6 +583,7 @@ fn run_loop(
     rx: &mpsc::Receiver<Wake>,
     cfg: LoopConfig,
     hooks: &Hooks,
+    mut reload: Option<&mut PatternWatch>,
 ) -> Result<()> {
     let settle = cfg.poll.min(SETTLE_MAX);
     let notify_gap = settle.min(NOTIFY_GAP_MAX);
@@ -546,8 +597,16 @@ fn run_loop(
     loop {
         let now = Instant::now();
         if now >= next_look {
-            let outcome = watch.poll().context("watching")?;
+            let mut outcome = watch.poll().context("watching")?;
             report_poll(&outcome, cfg.quiet, hooks);
+            if let Some(reload) = reload.as_deref_mut() {
+                let (waiting, epoch) = reload.look(watch)?;
+                outcome.waiting += waiting;
+                if let Some(epoch) = epoch {
+                    report_epoch(&epoch, cfg.quiet, hooks);
+                    outcome.epochs.push(epoch);
+                }
+            }
             looks += 1;
             last_look = Some(now);
             // Something changing is looked at again once it had time to settle; otherwise the
@@ -642,6 +701,265 @@ fn run_loop(
         }
     }
     Ok(())
+}
+
+/// Size and modification time of a pattern file (`None`: not there).
+type Stamp = Option<(u64, std::time::SystemTime)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+/// A reader for [`patterns::compile_with`]: the texts of `serve` where it has them, else the
+/// file; every text read goes into `read` with the file's stamp taken just before.
+fn pattern_reader<'a>(
+    serve: &'a BTreeMap<PathBuf, String>,
+    read: &'a mut BTreeMap<PathBuf, (Stamp, String)>,
+) -> impl FnMut(&Path) -> Result<String> + 'a {
+    move |path: &Path| {
+        let (seen, text) = match serve.get(path) {
+            Some(text) => (None, text.clone()),
+            None => {
+                let seen = stamp(path);
+                let text = compiler::source::decode(std::fs::read(path)?)?;
+                (seen, text)
+            }
+        };
+        read.insert(path.to_path_buf(), (seen, text.clone()));
+        Ok(text)
+    }
+}
+
+/// The pattern files of a running watch: the versions its plans were compiled from, and the
+/// edits not yet taken. An edit is taken as a data file is, once two looks find the same size
+/// and modification time (a new `*.pattern` in a watched folder likewise; a removal too); it
+/// is then compiled with the other running versions, and either replaces the plans (one epoch
+/// emitting the difference) or is refused with its diagnostics until it changes again.
+struct PatternWatch {
+    /// The pattern files and folders given.
+    args: Vec<PathBuf>,
+    options: compiler::CompileOptions,
+    /// The running version's files in compile order.
+    roots: Vec<PathBuf>,
+    /// The running version of every file read (roots and `use`d files).
+    texts: BTreeMap<PathBuf, String>,
+    /// The stamp each file had when it was read, or last found unchanged (absent: unknown).
+    seen: BTreeMap<PathBuf, Stamp>,
+    /// Files seen changed by the previous look, and whether that version was refused.
+    candidates: BTreeMap<PathBuf, (Stamp, bool)>,
+    /// The last note about the pattern folders (said once).
+    noted: Option<String>,
+}
+
+impl PatternWatch {
+    fn new(
+        args: Vec<PathBuf>,
+        options: compiler::CompileOptions,
+        roots: Vec<PathBuf>,
+        read: BTreeMap<PathBuf, (Stamp, String)>,
+        recorded: bool,
+    ) -> PatternWatch {
+        let mut seen = BTreeMap::new();
+        let mut texts = BTreeMap::new();
+        for (path, (at, text)) in read {
+            // A recorded version is compared with the file by content at the first looks.
+            if !recorded {
+                seen.insert(path.clone(), at);
+            }
+            texts.insert(path, text);
+        }
+        PatternWatch {
+            args,
+            options,
+            roots,
+            texts,
+            seen,
+            candidates: BTreeMap::new(),
+            noted: None,
+        }
+    }
+
+    /// What the state records: every text of the running version.
+    fn sources(&self) -> Vec<watch::PatternSource> {
+        self.texts
+            .iter()
+            .map(|(path, text)| watch::PatternSource {
+                path: path.clone(),
+                text: text.clone(),
+                root: self.roots.contains(path),
+            })
+            .collect()
+    }
+
+    /// What to have notifications about: the folders and files given and every file read.
+    fn paths(&self) -> Vec<PathBuf> {
+        let mut out = self.args.clone();
+        out.extend(self.texts.keys().cloned());
+        out
+    }
+
+    fn note(&mut self, text: String) {
+        if self.noted.as_ref() != Some(&text) {
+            eprintln!("{text}");
+            self.noted = Some(text);
+        }
+    }
+
+    /// One look at the pattern files: how many are still changing, and the epoch of a new
+    /// version if one was taken.
+    fn look(&mut self, watch: &mut Watch) -> Result<(usize, Option<EpochReport>)> {
+        let listed = match patterns::pattern_files(&self.args) {
+            Ok(listed) => listed,
+            Err(e) => {
+                self.note(format!(
+                    "pattern files not reloaded: {e:#}; the running versions go on"
+                ));
+                return Ok((0, None));
+            }
+        };
+        let mut paths: BTreeSet<PathBuf> = listed.iter().cloned().collect();
+        paths.extend(self.texts.keys().cloned());
+        paths.extend(self.roots.iter().cloned());
+        let mut waiting = 0;
+        let mut taken: Vec<(PathBuf, Stamp)> = Vec::new();
+        for path in paths {
+            // A root no longer listed is gone, whatever is at its path.
+            let now = if self.roots.contains(&path) && !listed.contains(&path) {
+                None
+            } else {
+                stamp(&path)
+            };
+            if self.seen.get(&path) == Some(&now) {
+                self.candidates.remove(&path);
+                continue;
+            }
+            match self.candidates.get(&path) {
+                Some((c, refused)) if *c == now => {
+                    if !refused {
+                        taken.push((path, now));
+                    }
+                }
+                _ => {
+                    self.candidates.insert(path, (now, false));
+                    waiting += 1;
+                }
+            }
+        }
+        if taken.is_empty() {
+            return Ok((waiting, None));
+        }
+        // The next version: the running texts with the stable changes.
+        let mut serve = self.texts.clone();
+        let mut causes = Vec::new();
+        let mut added = BTreeSet::new();
+        let mut removed = BTreeSet::new();
+        for (path, now) in &taken {
+            let shown = path.display();
+            if now.is_none() {
+                self.seen.insert(path.clone(), None);
+                self.candidates.remove(path);
+                if serve.remove(path).is_some() || self.roots.contains(path) {
+                    removed.insert(path.clone());
+                    causes.push(format!("remove pattern:{shown}"));
+                }
+                continue;
+            }
+            let Ok(text) = std::fs::read(path)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| Ok(compiler::source::decode(b)?))
+            else {
+                continue;
+            };
+            if serve.get(path) == Some(&text) {
+                // Touched or saved unchanged.
+                self.seen.insert(path.clone(), *now);
+                self.candidates.remove(path);
+                continue;
+            }
+            if !self.texts.contains_key(path) && !self.roots.contains(path) {
+                added.insert(path.clone());
+                causes.push(format!("add pattern:{shown}"));
+            } else {
+                causes.push(format!("pattern:{shown}"));
+            }
+            serve.insert(path.clone(), text);
+        }
+        if causes.is_empty() {
+            return Ok((waiting, None));
+        }
+        // Files in compile order: the running ones still there, and new ones once stable.
+        let roots: Vec<PathBuf> = listed
+            .iter()
+            .filter(|p| self.roots.contains(p) || added.contains(*p))
+            .chain(
+                self.roots
+                    .iter()
+                    .filter(|p| !listed.contains(p) && !removed.contains(*p)),
+            )
+            .cloned()
+            .collect();
+        let refuse = |me: &mut PatternWatch| {
+            for (path, now) in &taken {
+                if now.is_some() {
+                    me.candidates.insert(path.clone(), (*now, true));
+                }
+            }
+        };
+        let mut read = BTreeMap::new();
+        let compiled = patterns::compile_with(
+            &roots,
+            &self.options,
+            &mut pattern_reader(&serve, &mut read),
+        );
+        let compiled = match compiled {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                eprintln!("pattern files not reloaded: {e:#}; the running versions go on");
+                refuse(self);
+                return Ok((waiting, None));
+            }
+        };
+        eprint!(
+            "{}",
+            patterns::render_diagnostics(&compiled, patterns::color())
+        );
+        if compiled.has_errors() || compiled.patterns.is_empty() {
+            eprintln!(
+                "{} not reloaded ({}); the running versions go on until it changes again",
+                causes.join("; "),
+                if compiled.has_errors() {
+                    "errors above"
+                } else {
+                    "no pattern left"
+                }
+            );
+            refuse(self);
+            return Ok((waiting, None));
+        }
+        let plans: Vec<compiler::plan::JoinPlan> = compiled
+            .patterns
+            .iter()
+            .map(|(_, c)| c.plan.clone())
+            .collect();
+        for (path, now) in &taken {
+            self.seen.insert(path.clone(), *now);
+            self.candidates.remove(path);
+        }
+        self.roots = roots;
+        self.texts.clear();
+        for (path, (at, text)) in read {
+            // Files read from disk now (a new `use`) are stamped as read.
+            if at.is_some() && !self.seen.contains_key(&path) {
+                self.seen.insert(path.clone(), at);
+            }
+            self.texts.insert(path, text);
+        }
+        let epoch = watch
+            .replace_patterns(&plans, causes, self.sources())
+            .context("watching")?;
+        Ok((waiting, epoch))
+    }
 }
 
 /// `flowpat results`.

@@ -3,7 +3,7 @@
 //! `FLOWPAT_CRASH_AT` test hook, and a real `kill -9`) the emit file holds exactly the change
 //! stream of an uninterrupted run, and its changes add up to `flowpat run` on the final files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -945,4 +945,231 @@ fn zeek_logs_renamed_in_are_noticed_long_before_the_poll() {
         "{batch:#?}"
     );
     assert_eq!(emitted_bag(&root.join("changes.jsonl"), ""), batch);
+}
+
+/// `flowpat run PATTERNS` on the given folders as a bag of JSON rows.
+fn run_bag_of(
+    patterns: &Path,
+    flows: &Path,
+    events: &Path,
+    networks: &Path,
+) -> BTreeMap<String, i64> {
+    let out = Command::new(flowpat_bin())
+        .arg("run")
+        .arg(patterns)
+        .arg("--flows")
+        .arg(flows)
+        .arg("--events")
+        .arg(events)
+        .arg("--networks")
+        .arg(networks)
+        .args(["--format", "jsonl", "--workers", "1", "--quiet"])
+        .output()
+        .expect("flowpat run");
+    bag(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| (1, serde_json::from_str(l).expect("json"))))
+}
+
+/// A pattern folder holding one version of exfiltration.pattern and common.pattern.
+fn version(root: &Path, name: &str, text: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(
+        workspace_root().join("patterns/common.pattern"),
+        dir.join("common.pattern"),
+    )
+    .expect("common");
+    std::fs::write(dir.join("exfiltration.pattern"), text).expect("version");
+    dir
+}
+
+/// Writes `text` to `path` as an editor saves: a dot-file renamed into place.
+fn save(path: &Path, text: &str) {
+    let staged = path.with_file_name(".saving.tmp");
+    std::fs::write(&staged, text).expect("stage");
+    std::fs::rename(&staged, path).expect("rename");
+}
+
+/// The changes of one epoch as a bag (`+` 1, `-` −1), with the pattern and cause of each.
+fn epoch_bag(all: &[serde_json::Value], epoch: u64) -> (BTreeMap<String, i64>, BTreeSet<String>) {
+    let mut tags = BTreeSet::new();
+    let lines = all.iter().filter(|v| v["epoch"] == epoch).map(|v| {
+        tags.insert(format!("{} {} [{}]", v["change"], v["pattern"], v["cause"]));
+        (if v["change"] == "+" { 1 } else { -1 }, v.clone())
+    });
+    let bag = bag(lines.collect::<Vec<_>>().into_iter());
+    (bag, tags)
+}
+
+/// `b − a` of two bags.
+fn minus(b: &BTreeMap<String, i64>, a: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    let mut out = b.clone();
+    for (k, n) in a {
+        *out.entry(k.clone()).or_default() -= n;
+    }
+    out.retain(|_, n| *n != 0);
+    out
+}
+
+#[test]
+fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    flowpat(&[
+        "generate".as_ref(),
+        "--rows".as_ref(),
+        "20000".as_ref(),
+        "--seed".as_ref(),
+        "7".as_ref(),
+        "--out".as_ref(),
+        root.join("gen").as_os_str(),
+    ]);
+    let (events, networks) = (root.join("gen/events"), root.join("gen/networks.csv"));
+    let flows = root.join("flows");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    for part in ["part-0000", "part-0001", "part-0002"] {
+        std::fs::copy(
+            root.join(format!("gen/flows/{part}.parquet")),
+            flows.join(format!("{part}.parquet")),
+        )
+        .expect("copy");
+    }
+    let pat = root.join("pat");
+    std::fs::create_dir_all(&pat).expect("mkdir");
+    for entry in std::fs::read_dir(workspace_root().join("patterns")).expect("catalog") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, pat.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let exfil = pat.join("exfiltration.pattern");
+    let original = std::fs::read_to_string(&exfil).expect("pattern");
+    assert!(original.contains("param threshold = 1MB;"));
+    let tight = original.replace("param threshold = 1MB;", "param threshold = 5MB;");
+    let loose = original.replace("param threshold = 1MB;", "param threshold = 500KB;");
+    let renamed = loose.replace("search exfiltration connections", "search big uploads");
+    let run_of =
+        |name: &str, text: &str| run_bag_of(&version(root, name, text), &flows, &events, &networks);
+    let (v_orig, v_tight) = (run_of("v-orig", &original), run_of("v-tight", &tight));
+    let v_loose = run_of("v-loose", &loose);
+    let mut child = Command::new(flowpat_bin())
+        .arg("watch")
+        .arg(&pat)
+        .arg("--flows")
+        .arg(&flows)
+        .arg("--events")
+        .arg(&events)
+        .arg("--networks")
+        .arg(&networks)
+        .arg("--state")
+        .arg(root.join("state"))
+        .arg("--emit")
+        .arg(root.join("changes.jsonl"))
+        .args(["--poll", "50", "--workers", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning flowpat watch");
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    let wait_epoch = |epoch: u64, seen: &mut Vec<String>| {
+        let within = Duration::from_secs(60);
+        let hit = wait_for_line(&rx, seen, within, |l| {
+            l.starts_with(&format!("epoch {epoch} ["))
+        });
+        let deadline = Instant::now() + within;
+        while hit && committed_epoch(root) != Some(epoch) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        hit && committed_epoch(root) == Some(epoch)
+    };
+    let cause = format!("pattern:{}", exfil.display());
+    let mut ok = wait_epoch(0, &mut seen);
+    // Tightened: exactly the rows the old version has and the new one lacks, all `-`.
+    save(&exfil, &tight);
+    ok = ok && wait_epoch(1, &mut seen);
+    // Loosened: exactly the rows added, all `+`.
+    save(&exfil, &loose);
+    ok = ok && wait_epoch(2, &mut seen);
+    // Does not compile: diagnostics, nothing emitted, the watch goes on.
+    save(&exfil, &format!("{loose}\nsearch broken is garbage\n"));
+    ok = ok
+        && wait_for_line(&rx, &mut seen, Duration::from_secs(60), |l| {
+            l.contains("not reloaded (errors above)")
+        });
+    let after_broken = committed_epoch(root);
+    std::fs::copy(
+        root.join("gen/flows/part-0003.parquet"),
+        flows.join(".part-0003.tmp"),
+    )
+    .expect("stage");
+    std::fs::rename(
+        flows.join(".part-0003.tmp"),
+        flows.join("part-0003.parquet"),
+    )
+    .expect("rename");
+    ok = ok && wait_epoch(3, &mut seen);
+    // Renamed: all `-` under the old name, all `+` under the new.
+    save(&exfil, &renamed);
+    ok = ok && wait_epoch(4, &mut seen);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "stderr: {seen:#?}");
+    assert_eq!(after_broken, Some(2), "a broken edit runs no epoch");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("expected `end`, found `garbage`")),
+        "diagnostics as `check` prints them: {seen:#?}"
+    );
+    let all = lines(&root.join("changes.jsonl"));
+    let name = "\"exfiltration connections\"";
+    let (one, tags) = epoch_bag(&all, 1);
+    assert_eq!(one, minus(&v_tight, &v_orig));
+    assert!(!one.is_empty() && one.values().all(|n| *n < 0));
+    assert_eq!(
+        tags,
+        BTreeSet::from([format!("\"-\" {name} [\"{cause}\"]")])
+    );
+    let (two, tags) = epoch_bag(&all, 2);
+    assert_eq!(two, minus(&v_loose, &v_tight));
+    assert!(!two.is_empty() && two.values().all(|n| *n > 0));
+    assert_eq!(
+        tags,
+        BTreeSet::from([format!("\"+\" {name} [\"{cause}\"]")])
+    );
+    let (three, _) = epoch_bag(&all, 3);
+    assert!(
+        !three.is_empty(),
+        "a data file after the broken edit still produces changes"
+    );
+    assert!(all
+        .iter()
+        .filter(|v| v["epoch"] == 3)
+        .all(|v| v["cause"] == "add flows:part-0003.parquet"));
+    let (_, tags) = epoch_bag(&all, 4);
+    assert_eq!(
+        tags,
+        BTreeSet::from([
+            format!("\"+\" \"big uploads\" [\"{cause}\"]"),
+            format!("\"-\" {name} [\"{cause}\"]"),
+        ])
+    );
+    // Everything emitted adds up to a batch run of the final versions on the final files.
+    let emitted = bag(all
+        .into_iter()
+        .map(|v| (if v["change"] == "+" { 1 } else { -1 }, v)));
+    std::fs::write(&exfil, &renamed).expect("final");
+    assert_eq!(emitted, run_bag_of(&pat, &flows, &events, &networks));
+    // `flowpat results` shows the new version.
+    let results = flowpat(&[
+        "results".as_ref(),
+        "--state".as_ref(),
+        root.join("state").as_os_str(),
+    ]);
+    assert!(results.contains("big uploads"), "{results}");
+    assert!(
+        !results
+            .lines()
+            .any(|l| l.starts_with("exfiltration connections")),
+        "{results}"
+    );
 }

@@ -61,6 +61,9 @@ pub(super) struct LoadStep {
     pub add: Vec<(Kind, FileEntry)>,
     /// Stream chunks to decode and insert.
     pub chunks: Vec<(Kind, Arc<StreamChunk>)>,
+    /// New plans (an edited pattern file): the dataflow is rebuilt for them, as for labels it
+    /// holds, and every held file read again under them. Not on a cluster of processes.
+    pub plans: Option<Arc<Vec<Arc<JoinPlan>>>>,
 }
 
 /// Consecutive record batches of a stream (stdin) fed as one epoch.
@@ -456,6 +459,9 @@ impl WireStep {
         if !step.chunks.is_empty() {
             return Err(stopped("a cluster watch cannot take records from stdin"));
         }
+        if step.plans.is_some() {
+            return Err(stopped("a cluster watch cannot reload its patterns"));
+        }
         Ok(WireStep {
             epoch: step.epoch,
             remove: step.remove.iter().map(|(k, id)| (*k, id.0)).collect(),
@@ -513,6 +519,7 @@ impl WireStep {
                 })
                 .collect(),
             chunks: Vec::new(),
+            plans: None,
         }
     }
 }
@@ -875,11 +882,23 @@ impl WorkerState {
                 self.feed(&held.rows, -1);
             }
         }
-        if let Some((networks, rebuild)) = &step.relabel {
+        if step.relabel.is_some() || step.plans.is_some() {
             let files: Vec<Held> = std::mem::take(&mut self.held).into_values().collect();
-            if *rebuild {
-                // The old dataflow's closures hold the old labels: retire it (dropping its
-                // inputs closes them) and feed everything into a fresh one.
+            if let Some(plans) = &step.plans {
+                // Held rows are per plan and scan: under new plans every file is read again.
+                let owned: Vec<JoinPlan> = plans.iter().map(|p| (**p).clone()).collect();
+                (self.flow_req, self.event_req) = requested_columns(&owned);
+                self.plans = plans.clone();
+            }
+            let networks = match &step.relabel {
+                Some((networks, _)) => networks.clone(),
+                None => self.networks.clone(),
+            };
+            let rebuild =
+                step.plans.is_some() || step.relabel.as_ref().is_some_and(|(_, rebuild)| *rebuild);
+            if rebuild {
+                // The old dataflow's closures hold the old labels (or it runs the old plans):
+                // retire it (dropping its inputs closes them) and feed everything into a fresh one.
                 self.sink = Arc::new(Mutex::new(Vec::new()));
                 self.rendered = render::render(
                     worker,
@@ -895,7 +914,7 @@ impl WorkerState {
                     self.feed(&held.rows, -1);
                 }
             }
-            self.networks = networks.clone();
+            self.networks = networks;
             for held in files {
                 self.insert(worker, held.kind, held.source, &mut loaded);
             }

@@ -30,7 +30,10 @@
 //! record and feeding it again under the new labels (scan filters decide again), and when a
 //! plan evaluates dispositions inside the dataflow (an aggregate, a cross-record condition),
 //! whose closures hold the labels, by rebuilding the dataflow and emitting the difference
-//! between its results and the current ones.
+//! between its results and the current ones. New plans (an edited pattern file, compiled by
+//! the caller: [`Watch::replace_patterns`]) go the same way: the dataflow is rebuilt for them,
+//! every held record read again, and each pattern's new results are diffed against its
+//! current ones by name; the state records the pattern texts ([`recorded_patterns`]).
 //!
 //! Restart: the emit file is cut back to the committed length; every recorded file whose
 //! content hash is unchanged is fed again at the committed epoch without emitting; the
@@ -55,7 +58,9 @@ use compiler::plan::{JoinPlan, OutputItem};
 
 pub use self::cluster::serve;
 use self::cluster::{Cluster, LoadStep, StreamChunk};
-pub use self::state::{read_results, PatternResults, ResultsSnapshot};
+pub use self::state::{
+    read_results, recorded_patterns, PatternResults, PatternSource, ResultsSnapshot,
+};
 use self::state::{Action, Emitter, FileRecord, IdRecord, StateDoc, STATE_FILE, STATE_VERSION};
 pub use self::wake::Notifier;
 use crate::datum::{Datum, Row};
@@ -559,6 +564,50 @@ pub struct Watch {
     own_paths: Vec<PathBuf>,
     /// Per kind: chunks and rows of the stream taken so far.
     streams: [(u64, u64); 2],
+    /// The pattern files (and `use`d files) of the running plans, recorded in the state.
+    pattern_sources: Vec<PatternSource>,
+    /// New plans for the next epoch ([`Watch::replace_patterns`]).
+    replan: Option<Replan>,
+}
+
+/// New plans waiting for their epoch, with the pattern file changes behind them.
+struct Replan {
+    plans: Arc<Vec<Arc<JoinPlan>>>,
+    causes: Vec<String>,
+}
+
+/// The plans an epoch replaced, and what they had: `-` lines are printed with them.
+struct Retired {
+    plans: Arc<Vec<Arc<JoinPlan>>>,
+    sets: Vec<ResultSet>,
+    headers: Vec<Vec<String>>,
+    file_cells: Vec<Vec<(usize, usize)>>,
+    current: Vec<BTreeMap<Row, i64>>,
+    /// For each new plan, the old plan of the same name.
+    map: Vec<Option<usize>>,
+    /// Old plans whose name is gone; change index `new plans + k` is `gone[k]`.
+    gone: Vec<usize>,
+}
+
+impl Retired {
+    /// The old plan behind change index `p` (of `n_plans` new plans).
+    fn old_index(&self, p: usize, n_plans: usize) -> usize {
+        match p.checked_sub(n_plans) {
+            Some(k) => self.gone[k],
+            None => self.map[p].unwrap_or_default(),
+        }
+    }
+}
+
+/// SHA-256 of the plans' explain text: what a state folder belongs to.
+fn digest_of(plans: &[Arc<JoinPlan>]) -> String {
+    state::sha256_text(
+        &plans
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 impl Watch {
@@ -606,13 +655,7 @@ impl Watch {
             .collect();
         let headers = sets.iter().map(ResultSet::header).collect();
         let file_cells = sets.iter().map(file_cell_positions).collect();
-        let plans_digest = state::sha256_text(
-            &plans
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
+        let plans_digest = digest_of(&plans);
         let rebuild_on_relabel = plans.iter().any(|p| labels_in_dataflow(p));
         let doc = match &opts.state {
             Some(dir) => {
@@ -710,6 +753,8 @@ impl Watch {
             noted: BTreeSet::new(),
             own_paths,
             streams: [(0, 0); 2],
+            pattern_sources: Vec::new(),
+            replan: None,
             opts,
         };
         match doc {
@@ -717,6 +762,40 @@ impl Watch {
             None => watch.networks_seen = observe(&watch.opts.networks).ok(),
         }
         Ok(watch)
+    }
+
+    /// Records the pattern files the running plans were compiled from (and the files they
+    /// `use`), so that a restart from the state folder compiles these versions
+    /// ([`recorded_patterns`]). Written with the next commit.
+    pub fn set_pattern_sources(&mut self, sources: Vec<PatternSource>) {
+        self.pattern_sources = sources;
+    }
+
+    /// Runs the plans of edited pattern files from now on: one epoch (its causes `causes`,
+    /// such as `pattern:patterns/exfiltration.pattern`) rebuilds the dataflow for `plans`,
+    /// feeds it every held record again, and emits the difference between each pattern's
+    /// current results and its new ones on the same data, pattern by pattern name (a pattern
+    /// whose name is gone: all `-`; a new name: all `+`; an unchanged pattern: nothing).
+    /// `sources` are the texts compiled, recorded in the state with the epoch's commit. Plans
+    /// whose explain text is unchanged run no epoch (`Ok(None)`). Not on a cluster of processes.
+    pub fn replace_patterns(
+        &mut self,
+        plans: &[JoinPlan],
+        causes: Vec<String>,
+        sources: Vec<PatternSource>,
+    ) -> Result<Option<EpochReport>, WatchError> {
+        let plans: Arc<Vec<Arc<JoinPlan>>> =
+            Arc::new(plans.iter().cloned().map(Arc::new).collect());
+        self.pattern_sources = sources;
+        if digest_of(&plans) == self.plans_digest {
+            // Same plans (a comment or layout edit): only the recorded texts change.
+            if self.committed.is_some() {
+                self.write_state(None)?;
+            }
+            return Ok(None);
+        }
+        self.replan = Some(Replan { plans, causes });
+        self.run_epoch(Vec::new(), Vec::new(), Vec::new()).map(Some)
     }
 
     /// The patterns' names, in plan order.
@@ -739,11 +818,22 @@ impl Watch {
     /// change. Keep the [`Notifier`] alive as long as notifications are wanted. Errors when
     /// the platform offers no notifications (then poll).
     pub fn notify(&self, wake: impl Fn() + Send + 'static) -> Result<Notifier, String> {
+        self.notify_with(&[], wake)
+    }
+
+    /// As [`Watch::notify`], also over `patterns` (pattern folders and files, and the files
+    /// they `use`), for a caller that reloads edited patterns ([`Watch::replace_patterns`]).
+    pub fn notify_with(
+        &self,
+        patterns: &[PathBuf],
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<Notifier, String> {
         let inputs: Vec<PathBuf> = self
             .opts
             .flows
             .iter()
             .chain(&self.opts.events)
+            .chain(patterns)
             .cloned()
             .collect();
         wake::start(&inputs, &self.opts.networks, self.own_paths.clone(), wake)
@@ -831,6 +921,7 @@ impl Watch {
                 relabel: None,
                 add,
                 chunks: Vec::new(),
+                plans: None,
             })?;
             for outcome in loaded.outcomes {
                 if let Err(e) = outcome.result {
@@ -1198,6 +1289,7 @@ impl Watch {
             files: self.live.values().cloned().collect(),
             results: self.results_name.clone(),
             pending,
+            pattern_sources: self.pattern_sources.clone(),
         }
     }
 
@@ -1229,14 +1321,26 @@ impl Watch {
     ) -> Result<EpochReport, WatchError> {
         let started = Instant::now();
         let epoch = self.next_epoch();
-        self.write_state(Some(actions.clone()))?;
+        let replan = self.replan.take();
+        if replan.is_none() {
+            self.write_state(Some(actions.clone()))?;
+        }
+        // A pattern epoch records no pending actions: until it commits, the state names the
+        // old pattern texts, so a restart runs the old version and reloads the edit again.
         let mut step = LoadStep {
             epoch,
             remove: Vec::new(),
             relabel: None,
             add: Vec::new(),
             chunks,
+            plans: replan.as_ref().map(|r| r.plans.clone()),
         };
+        if let Some(replan) = &replan {
+            causes.extend(replan.causes.iter().map(|text| Cause {
+                text: text.clone(),
+                file: None,
+            }));
+        }
         let mut problems = Vec::new();
         let mut prepared: BTreeMap<(Kind, String), FileRecord> = BTreeMap::new();
         let mut relabel_to = None;
@@ -1318,6 +1422,7 @@ impl Watch {
             }
         }
         let rebuilt = step.relabel.as_ref().is_some_and(|(_, rebuild)| *rebuild);
+        let replanned = step.plans.is_some();
         let loaded = self.cluster.load(step)?;
         let mut loads = Vec::new();
         for outcome in loaded.outcomes {
@@ -1349,7 +1454,9 @@ impl Watch {
         self.max_time = self.max_time.max(loaded.max_time);
         let cutoff = self.cutoff();
         let sealed = self.cluster.seal(cutoff)?;
-        if sealed.expired > 0 {
+        // Under new plans every held file is read again, and what was expired before is
+        // expired again: no new expiry.
+        if sealed.expired > 0 && !replanned {
             let before = cutoff.map(format_time).unwrap_or_default();
             causes.push(Cause {
                 text: format!(
@@ -1359,7 +1466,12 @@ impl Watch {
                 file: None,
             });
         }
-        let moved = self.apply(sealed.updates, rebuilt);
+        let retired = replan.map(|r| self.swap_plans(r.plans));
+        let moved = match &retired {
+            Some(retired) => self.apply_replan(sealed.updates, retired),
+            None => self.apply(sealed.updates, rebuilt),
+        };
+        let n_plans = self.plans.len();
         let mut keyed: Vec<(usize, Vec<SortPart<'_>>, Sign, Change)> = Vec::new();
         for (p, row, old, new) in &moved {
             let cause = self.cause_for(row, &causes);
@@ -1369,9 +1481,21 @@ impl Watch {
                     let change = Change {
                         sign,
                         plan: *p,
-                        pattern: self.plans[*p].pattern.clone(),
+                        pattern: match (&retired, sign) {
+                            (Some(old), Sign::Minus) => {
+                                let op = old.old_index(*p, n_plans);
+                                old.plans[op].pattern.clone()
+                            }
+                            _ => self.plans[*p].pattern.clone(),
+                        },
                         cause: cause.clone(),
-                        cells: self.typed_cells(*p, row, count),
+                        cells: match (&retired, sign) {
+                            (Some(old), Sign::Minus) => {
+                                let op = old.old_index(*p, n_plans);
+                                self.cells_with(&old.sets[op], &old.file_cells[op], row, count)
+                            }
+                            _ => self.typed_cells(*p, row, count),
+                        },
                     };
                     keyed.push((*p, key.clone(), sign, change));
                 }
@@ -1381,7 +1505,85 @@ impl Watch {
         let changes: Vec<Change> = keyed.into_iter().map(|(.., c)| c).collect();
         drop(moved);
         let causes = causes.into_iter().map(|c| c.text).collect();
-        self.finish_epoch(epoch, causes, changes, loads, problems, started)
+        // The `-` lines of patterns that are gone are written with their old columns.
+        if let Some(old) = &retired {
+            for &op in &old.gone {
+                self.headers.push(old.headers[op].clone());
+            }
+        }
+        let report = self.finish_epoch(epoch, causes, changes, loads, problems, started);
+        self.headers.truncate(n_plans);
+        report
+    }
+
+    /// Takes `plans` as the running plans, returning the old ones and what they had.
+    fn swap_plans(&mut self, plans: Arc<Vec<Arc<JoinPlan>>>) -> Retired {
+        let sets: Vec<ResultSet> = plans
+            .iter()
+            .map(|p| ResultSet::new(p, Vec::new()))
+            .collect();
+        let headers = sets.iter().map(ResultSet::header).collect();
+        let file_cells = sets.iter().map(file_cell_positions).collect();
+        let map: Vec<Option<usize>> = plans
+            .iter()
+            .map(|p| self.plans.iter().position(|o| o.pattern == p.pattern))
+            .collect();
+        let gone = (0..self.plans.len())
+            .filter(|op| !map.contains(&Some(*op)))
+            .collect();
+        self.plans_digest = digest_of(&plans);
+        self.rebuild_on_relabel = plans.iter().any(|p| labels_in_dataflow(p));
+        let n_plans = plans.len();
+        Retired {
+            plans: std::mem::replace(&mut self.plans, plans),
+            sets: std::mem::replace(&mut self.sets, sets),
+            headers: std::mem::replace(&mut self.headers, headers),
+            file_cells: std::mem::replace(&mut self.file_cells, file_cells),
+            current: std::mem::replace(&mut self.current, vec![BTreeMap::new(); n_plans]),
+            map,
+            gone,
+        }
+    }
+
+    /// After new plans: their complete results (`updates` of the rebuilt dataflow) become the
+    /// current ones; returns `(change index, row, old count, new count)` for every row whose
+    /// count differs from what the old plan of the same name had (an old plan whose name is
+    /// gone: all its rows, at index `new plans + k`).
+    fn apply_replan(
+        &mut self,
+        updates: Vec<crate::render::Update>,
+        retired: &Retired,
+    ) -> Vec<(usize, Row, i64, i64)> {
+        // The complete results supersede any difference carried over a restart.
+        self.carry.clear();
+        let n_plans = self.plans.len();
+        for (p, row, _time, diff) in updates {
+            *self.current[p].entry(row).or_default() += diff as i64;
+        }
+        for rows in &mut self.current {
+            rows.retain(|_, count| *count != 0);
+        }
+        let empty = BTreeMap::new();
+        let mut moved = Vec::new();
+        for (q, new) in self.current.iter().enumerate() {
+            let old = retired.map[q].map_or(&empty, |op| &retired.current[op]);
+            let rows: BTreeSet<&Row> = old.keys().chain(new.keys()).collect();
+            for row in rows {
+                let (a, b) = (
+                    old.get(row).copied().unwrap_or(0),
+                    new.get(row).copied().unwrap_or(0),
+                );
+                if a != b {
+                    moved.push((q, row.clone(), a, b));
+                }
+            }
+        }
+        for (k, &op) in retired.gone.iter().enumerate() {
+            for (row, count) in &retired.current[op] {
+                moved.push((n_plans + k, row.clone(), *count, 0));
+            }
+        }
+        moved
     }
 
     /// Emits and commits an epoch's changes.
@@ -1523,7 +1725,18 @@ impl Watch {
 
     /// Typed cells of a row with `count` matches, file columns named by display path.
     fn typed_cells(&self, p: usize, row: &Row, count: i64) -> Vec<crate::output::Cell> {
-        let mut cells = self.sets[p].typed_cells(
+        self.cells_with(&self.sets[p], &self.file_cells[p], row, count)
+    }
+
+    /// Typed cells of a row of `set` (whose file cells are at `file_cells`).
+    fn cells_with(
+        &self,
+        set: &ResultSet,
+        file_cells: &[(usize, usize)],
+        row: &Row,
+        count: i64,
+    ) -> Vec<crate::output::Cell> {
+        let mut cells = set.typed_cells(
             &ResultRow {
                 values: row.clone(),
                 count,
@@ -1531,7 +1744,7 @@ impl Watch {
             &self.no_files,
             &self.no_files,
         );
-        for (pos, item) in &self.file_cells[p] {
+        for (pos, item) in file_cells {
             if let (Some((kind, id)), Some(cell)) =
                 (row.get(*item).and_then(record_file), cells.get_mut(*pos))
             {

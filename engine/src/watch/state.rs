@@ -88,6 +88,21 @@ pub(super) struct StateDoc {
     pub results: Option<String>,
     /// The epoch under way when this was written, if any.
     pub pending: Option<Vec<Action>>,
+    /// The pattern files (and `use`d files) the committed plans were compiled from; absent in
+    /// states written before patterns were reloaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pattern_sources: Vec<PatternSource>,
+}
+
+/// One pattern file a watch's plans were compiled from, as it was read.
+#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PatternSource {
+    /// The path as given (or as a `use` named it, relative to the using file).
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Named on the command line (or found in a pattern folder), not only `use`d.
+    pub root: bool,
 }
 
 /// The current results of every pattern, as printed: what `flowpat results` shows.
@@ -205,6 +220,15 @@ pub fn read_results(state_dir: &Path) -> Result<ResultsSnapshot, WatchError> {
     Err(last.unwrap_or(WatchError::NoState {
         path: state_dir.to_path_buf(),
     }))
+}
+
+/// The pattern files the committed plans of a state folder were compiled from (empty when the
+/// state has none recorded, or there is no state): a restart compiles these versions, so that
+/// it runs what was running, and then reloads whatever changed since.
+pub fn recorded_patterns(state_dir: &Path) -> Result<Vec<PatternSource>, WatchError> {
+    Ok(read_state(state_dir)?
+        .map(|doc| doc.pattern_sources)
+        .unwrap_or_default())
 }
 
 /// SHA-256 (hex) of a file's bytes.
