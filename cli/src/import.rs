@@ -314,6 +314,20 @@ fn summary(input: &Input, report: &TextReport, parts: &[usize]) -> String {
             report.skipped_other_types
         ));
     }
+    if report.skipped_not_flows > 0 {
+        line.push_str(&format!(
+            ", {} skipped as not a flow ({})",
+            report.skipped_not_flows,
+            report.not_flow_protocols.join(", ")
+        ));
+    }
+    if report.skipped_not_events > 0 {
+        line.push_str(&format!(
+            ", {} skipped as not an event ({})",
+            report.skipped_not_events,
+            report.not_event_reasons.join(", ")
+        ));
+    }
     if report.paired > 0 {
         line.push_str(&format!(", {} paired into biflows", report.paired));
     }

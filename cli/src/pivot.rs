@@ -185,12 +185,13 @@ fn not_found(
         ..*read
     };
     // Records of a file: every row read (skipped ones included) and the text records that are
-    // not rows (other record types, non-IP frames), since row numbers count those too.
+    // not rows (other record types, non-IP frames, notices without a destination), since row
+    // numbers count those too.
     let records = |report: &engine::load::LoadReport, last: Option<u64>| {
         let text = report
             .text
             .as_ref()
-            .map_or(0, |t| t.other_types + t.not_flows);
+            .map_or(0, |t| t.other_types + t.not_flows + t.not_events);
         (report.rows_read + text).max(last.map_or(0, |r| r + 1))
     };
     let mut out = Vec::new();

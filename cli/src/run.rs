@@ -96,16 +96,17 @@ impl TextArgs {
 /// Prints what went wrong (or was left aside) while reading each file: skipped rows with
 /// their row, malformed text lines with their line — always, they are errors; with `verbose`
 /// (not `--quiet`) also the notes: kept flows that end before they start, text records of
-/// other types, records that are no flow (Argus `arp`) and biflow pairs. Never silent about a
+/// other types, records that are no flow (Argus `arp`) or no event (Zeek notices naming no
+/// destination) and biflow pairs. Never silent about a
 /// skipped malformed record.
 pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
     for report in reports {
         let text = report.text.as_ref();
         let other = text.map_or(0, |t| t.other_types);
         let paired = text.map_or(0, |t| t.paired);
-        let not_flows = text.map_or(0, |t| t.not_flows);
-        let notable =
-            verbose && (other > 0 || paired > 0 || not_flows > 0 || report.negative_durations > 0);
+        let not_records = text.map_or(0, |t| t.not_flows + t.not_events);
+        let notable = verbose
+            && (other > 0 || paired > 0 || not_records > 0 || report.negative_durations > 0);
         if report.rows_skipped == 0 && !notable {
             continue;
         }
@@ -133,6 +134,13 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
                     text.not_flow_protocols.join(", ")
                 ));
             }
+            if let Some(text) = text.filter(|t| t.not_events > 0) {
+                line.push_str(&format!(
+                    ", {} record(s) skipped as not an event ({})",
+                    text.not_events,
+                    text.not_event_reasons.join(", ")
+                ));
+            }
             if other > 0 {
                 line.push_str(&format!(", {other} record(s) of other types ignored"));
             }
@@ -145,11 +153,7 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
             eprintln!("  {}", output::terminal_safe(&p.to_string()));
         }
         for p in &report.problems {
-            let problem = format!(
-                "  row {}: column `{}`: {} ({:?})",
-                p.row, p.column, p.value, p.reason
-            );
-            eprintln!("{}", output::terminal_safe(&problem));
+            eprintln!("{}", output::terminal_safe(&format!("  {p}")));
         }
     }
 }

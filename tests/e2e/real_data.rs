@@ -1369,6 +1369,83 @@ fn text_without_format_and_malformed_lines() {
     );
 }
 
+/// Zeek scan notices name no destination: an event connects two addresses, so they are no
+/// events — skipped and counted apart, not malformed, not an error under `--strict` — and
+/// `import --from zeek-notice` writes none of them (never a null `dst_addr`).
+#[test]
+fn zeek_notices_without_destination_are_not_events() {
+    let (Some(conn), Some(notice)) = (
+        data("slips-zeek-samples/test10-tsv-ipv6/conn.log"),
+        data("slips-zeek-samples/test10-tsv-ipv6/notice.log"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The published log without its one malformed line (line 21 has spaces for tabs), so that
+    // `--strict` has nothing to fail on: twelve notices, none naming a destination.
+    let text = std::fs::read_to_string(&notice).expect("reading notice.log");
+    let clean: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 20)
+        .map(|(_, l)| format!("{l}\n"))
+        .collect();
+    let notices = write(dir.path(), "notice.log", &clean);
+    let networks = write(dir.path(), "networks.csv", CTU);
+    let run = |extra: &[&str]| {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            workspace_root().join("patterns").into(),
+            "--flows".into(),
+            conn.clone().into(),
+            "--flows-format".into(),
+            "zeek".into(),
+            "--events".into(),
+            notices.clone().into(),
+            "--events-format".into(),
+            "zeek-notice".into(),
+            "--networks".into(),
+            networks.clone().into(),
+            "--format".into(),
+            "jsonl".into(),
+        ];
+        args.extend(extra.iter().map(OsString::from));
+        let out = flowpat_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr
+    };
+    let stderr = run(&[]);
+    let line = format!(
+        "{}: 0 row(s) read, 12 record(s) skipped as not an event (no destination)",
+        notices.display()
+    );
+    assert!(stderr.lines().any(|l| l == line), "{stderr}");
+    assert!(!stderr.contains("malformed"), "{stderr}");
+    assert!(!stderr.contains("dst_addr"), "{stderr}");
+    assert_eq!(run(&["--quiet", "--strict"]), "");
+
+    // The import writes no event with a null destination: here, none at all.
+    let out_dir = dir.path().join("events");
+    let out = flowpat_output(&[
+        OsString::from("import"),
+        "--from".into(),
+        "zeek-notice".into(),
+        notices.clone().into(),
+        "--out".into(),
+        out_dir.clone().into(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "0 record(s), 0 malformed skipped, 12 skipped as not an event (no destination)"
+        ),
+        "{stderr}"
+    );
+    assert!(files_in(&out_dir, |n| n.ends_with(".parquet")).is_empty());
+}
+
 // ---- real-world cases through text -------------------------------------------------------------
 
 /// Writes `text` as `name` in `dir`; returns the path.

@@ -141,6 +141,29 @@ pub struct RowProblem {
     pub reason: ProblemReason,
 }
 
+impl std::fmt::Display for RowProblem {
+    /// `row 3: not an IP address (column `src_addr`, value `10.0.0.x`)`; a null names only its
+    /// column: `row 0: null in a required column (column `dst_addr`)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "row {}: {}{}",
+            self.row,
+            self.reason,
+            cell_context(&self.column, &self.value, self.reason)
+        )
+    }
+}
+
+/// ` (column `c`, value `v`)`, or ` (column `c`)` for a null (whose value is empty).
+fn cell_context(column: &str, value: &str, reason: ProblemReason) -> String {
+    if reason == ProblemReason::Null || value.is_empty() {
+        format!(" (column `{column}`)")
+    } else {
+        format!(" (column `{column}`, value `{value}`)")
+    }
+}
+
 /// What reading one file did. Always `rows_read == rows_kept + rows_skipped +
 /// rows_outside_window`.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
@@ -327,7 +350,7 @@ pub enum LoadError {
         expected: &'static str,
     },
     /// A bad row in a strict read.
-    #[error("{file}: row {row}, column `{column}`: {reason} (`{value}`)")]
+    #[error("{file}: row {row}: {reason}{}", cell_context(.column, .value, *.reason))]
     #[diagnostic(
         code(engine::load::bad_row),
         help("without strict mode such rows are skipped and counted")

@@ -449,6 +449,16 @@ fn bad_rows_are_skipped_and_counted() {
             (3, "dst_port", "", ProblemReason::Null),
         ]
     );
+    // As printed: the column and the reason, a value only when there is one.
+    let printed: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    assert_eq!(
+        printed,
+        [
+            "row 1: null in a required column (column `src_addr`)",
+            "row 2: not an IP address (column `dst_addr`, value `2001:db..:1::10`)",
+            "row 3: null in a required column (column `dst_port`)",
+        ]
+    );
 }
 
 #[test]
@@ -458,13 +468,21 @@ fn strict_read_fails_on_the_first_bad_row() {
         ..ReadOptions::default()
     };
     match decode_with(bad_rows(), &FlowColumns::all(), &opts) {
-        Err(LoadError::BadRow {
-            file,
-            row,
-            column,
-            reason,
-            ..
-        }) => {
+        Err(err @ LoadError::BadRow { .. }) => {
+            assert_eq!(
+                err.to_string(),
+                "mem: row 1: null in a required column (column `src_addr`)"
+            );
+            let LoadError::BadRow {
+                file,
+                row,
+                column,
+                reason,
+                ..
+            } = err
+            else {
+                unreachable!()
+            };
             assert_eq!(
                 (file.as_str(), row, column.as_str()),
                 ("mem", 1, "src_addr")

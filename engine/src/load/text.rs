@@ -59,6 +59,13 @@ pub struct TextSummary {
     /// Their protocol names (`arp`), each once.
     #[serde(default)]
     pub not_flow_protocols: Vec<String>,
+    /// Records that describe no event (a Zeek notice naming no destination): skipped and
+    /// counted, not problems (nor in `rows_read`).
+    #[serde(default)]
+    pub not_events: u64,
+    /// Why, each reason once (`no destination`).
+    #[serde(default)]
+    pub not_event_reasons: Vec<String>,
     /// The first malformed records, with their 1-based lines.
     pub problems: Vec<TextProblem>,
 }
@@ -108,6 +115,8 @@ impl TextSummary {
             paired: report.paired,
             not_flows: report.skipped_not_flows,
             not_flow_protocols: report.not_flow_protocols.clone(),
+            not_events: report.skipped_not_events,
+            not_event_reasons: report.not_event_reasons.clone(),
             problems: report.problems.iter().map(TextProblem::from).collect(),
         }
     }

@@ -54,8 +54,9 @@ pub(crate) struct FlowRow {
 pub(crate) struct EventRow {
     pub time: i64,
     pub src: Addr,
-    /// Zeek notices may name no destination (scan notices); kept null rather than invented.
-    pub dst: Option<Addr>,
+    /// Required: a record naming no destination (a Zeek scan notice) is no event and never
+    /// becomes a row ([`Collector::not_an_event`]).
+    pub dst: Addr,
     pub signature: String,
     pub severity: i32,
     pub category: String,
@@ -225,6 +226,14 @@ impl Collector {
         }
     }
 
+    /// Counts a record that describes no event (a Zeek notice naming no destination), by why.
+    pub(crate) fn not_an_event(&mut self, reason: &str) {
+        self.report.skipped_not_events += 1;
+        if !self.report.not_event_reasons.iter().any(|r| r == reason) {
+            self.report.not_event_reasons.push(reason.to_string());
+        }
+    }
+
     /// The slot of extra column `name`, created on first sight. A name that would shadow a
     /// canonical column gets the suffix `_extra`.
     pub(crate) fn extra_slot(&mut self, name: &str) -> usize {
@@ -289,7 +298,7 @@ impl Collector {
         let c = &mut self.columns;
         c.times.push(row.time);
         c.srcs.push(row.src);
-        c.dsts.push(row.dst);
+        c.dsts.push(Some(row.dst));
         c.signatures.push(row.signature);
         c.severities.push(row.severity);
         c.categories.push(row.category);
@@ -414,7 +423,7 @@ pub(crate) fn event_schema(extras: &[String]) -> Schema {
     let mut fields = vec![
         Field::new(e::TIME, timestamp_type(), false),
         Field::new(e::SRC_ADDR, DataType::Utf8, false),
-        Field::new(e::DST_ADDR, DataType::Utf8, true),
+        Field::new(e::DST_ADDR, DataType::Utf8, false),
         Field::new(e::SIGNATURE, DataType::Utf8, false),
         Field::new(e::SEVERITY, DataType::Int32, false),
         Field::new(e::CATEGORY, DataType::Utf8, false),

@@ -5,7 +5,8 @@
 //! [`RecordBatch`]es in exactly the canonical schema of `flow-model.md` (flows:
 //! `start_time`, `end_time` as `Timestamp(Microsecond, "UTC")`, `src_addr`, `dst_addr` Utf8,
 //! ports UInt16, `protocol` UInt8, four UInt64 counters, `service` nullable Utf8; events:
-//! `time`, `src_addr`, `dst_addr` (null when a Zeek notice names no destination), `signature`,
+//! `time`, `src_addr`, `dst_addr` (both required: a Zeek notice naming no destination is no
+//! event, counted in [`TextReport::skipped_not_events`]), `signature`,
 //! `severity` Int32, `category`), followed by
 //! `source_row` (UInt64, the record's 0-based ordinal among the file's data records,
 //! malformed ones included, so a record keeps its identity whatever else fails) and then
@@ -35,7 +36,9 @@
 //!   (unset → end = start); IP-level counters `orig_ip_bytes`/`resp_ip_bytes` (`orig_bytes` only
 //!   when those fields are absent), `orig_pkts`/`resp_pkts`; ICMP type/code stay in the ports.
 //! - `zeek-notice` (events): `note` → signature, `src`/`dst` (else `id.orig_h`/`id.resp_h`),
-//!   severity 3 unless a `severity` field says otherwise, category `notice`, `msg` an extra.
+//!   severity 3 unless a `severity` field says otherwise, category `notice`, `msg` an extra; a
+//!   notice naming no destination (scan notices) is no event: counted in
+//!   [`TextReport::skipped_not_events`], not malformed.
 //! - `suricata` (EVE): `flow` records as flows, `alert` records as events; the rest counted in
 //!   [`TextReport::skipped_other_types`].
 //! - `argus` (CTU `binetflow` CSV): bidirectional; received = `TotBytes − SrcBytes`; non-IP
@@ -211,7 +214,8 @@ pub fn parse_tz(text: &str) -> Result<FixedOffset, PresetError> {
 ///
 /// Every data record is exactly one of: a row (`records`), absorbed into another row by biflow
 /// pairing (`paired`), malformed (`skipped`), of a type the kind does not read
-/// (`skipped_other_types`), or not a flow at all (`skipped_not_flows`: Argus `arp` rows).
+/// (`skipped_other_types`), not a flow at all (`skipped_not_flows`: Argus `arp` rows), or not
+/// an event at all (`skipped_not_events`: Zeek notices naming no destination).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextReport {
     /// Rows emitted.
@@ -226,6 +230,11 @@ pub struct TextReport {
     pub skipped_not_flows: u64,
     /// Their protocol names as printed, each once, in first-seen order.
     pub not_flow_protocols: Vec<String>,
+    /// Records that describe no event (a Zeek notice naming no destination: an event connects
+    /// two addresses), skipped and counted, not malformed.
+    pub skipped_not_events: u64,
+    /// Why, each reason once, in first-seen order (`no destination`).
+    pub not_event_reasons: Vec<String>,
     /// The first ten malformed records.
     pub problems: Vec<LineProblem>,
 }

@@ -205,7 +205,7 @@ impl Record<'_, '_> {
         Ok(EventRow {
             time: self.time("timestamp", tz)?,
             src: self.addr("src_ip")?,
-            dst: Some(self.addr("dest_ip")?),
+            dst: self.addr("dest_ip")?,
             signature: self.required("alert.signature")?,
             severity,
             category: self.text("alert.category")?.unwrap_or_default(),

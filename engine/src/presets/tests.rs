@@ -423,13 +423,16 @@ fn zeek_notices_as_events() {
         [
             "2024-05-01T10:00:00.000000Z 192.0.2.5→203.0.113.5 sev=3 cat=notice sig=SSL::Invalid_Server_Cert row=0",
             "2024-05-01T10:00:01.000000Z 198.51.100.9→192.0.2.7 sev=3 cat=notice sig=Scan::Port_Scan row=1",
-            // A scan notice names no destination: kept, destination null.
-            "2024-05-01T10:00:02.000000Z 198.51.100.10→- sev=3 cat=notice sig=Scan::Address_Scan row=2",
+            // Row 2, a scan notice, names no destination: no event (counted below).
             // `src` unset: `id.orig_h`/`id.resp_h` are used.
             "2024-05-01T10:00:04.000000Z 10.0.0.1→10.0.0.2 sev=3 cat=notice sig=Custom::Note row=4",
         ]
     );
-    assert_eq!((report.records, report.skipped), (4, 1));
+    assert_eq!(
+        (report.records, report.skipped, report.skipped_not_events),
+        (3, 1, 1)
+    );
+    assert_eq!(report.not_event_reasons, ["no destination"]);
     assert_eq!(report.problems[0].line, 12);
     assert!(
         report.problems[0].reason.contains("no source address"),
@@ -437,8 +440,8 @@ fn zeek_notices_as_events() {
         report.problems[0]
     );
     // UTF-8 passes through; an invalid byte keeps its escape text.
-    assert_eq!(extra(&tsv, 3, "msg").as_deref(), Some("Ünïcode ☃ \\xff"));
-    assert_eq!(extra(&tsv, 3, "n").as_deref(), Some("7"));
+    assert_eq!(extra(&tsv, 2, "msg").as_deref(), Some("Ünïcode ☃ \\xff"));
+    assert_eq!(extra(&tsv, 2, "n").as_deref(), Some("7"));
     assert_eq!(
         extra(&tsv, 0, "actions").as_deref(),
         Some("Notice::ACTION_LOG")
@@ -994,7 +997,7 @@ fn real_samples_read_completely() {
     use Kind::{Events, Flows};
     use Preset::{Argus, Suricata, Zeek, ZeekNotice};
     let cases: &[(Preset, Kind, &str, u64, u64, u64)] = &[
-        // (preset, kind, file, records, skipped, other types or not flows)
+        // (preset, kind, file, records, skipped, other types, not flows or not events)
         (Zeek, Flows, "zat-zeek-samples/conn.log", 360, 0, 0),
         (Zeek, Flows, "zat-zeek-samples/json/conn.log", 50, 0, 0),
         (Zeek, Flows, "zat-zeek-samples/conn_date_issue.log", 3, 0, 0),
@@ -1105,14 +1108,15 @@ fn real_samples_read_completely() {
             0,
         ),
         (ZeekNotice, Events, "zat-zeek-samples/notice.log", 2, 0, 0),
-        // One line of this file has spaces where tabs belong.
+        // One line of this file has spaces where tabs belong; the other twelve notices name
+        // no destination: no events (counted apart, not malformed).
         (
             ZeekNotice,
             Events,
             "slips-zeek-samples/test10-tsv-ipv6/notice.log",
-            12,
-            1,
             0,
+            1,
+            12,
         ),
         // Both notices name no source address.
         (
@@ -1197,7 +1201,7 @@ fn real_samples_read_completely() {
             (
                 report.records,
                 report.skipped,
-                report.skipped_other_types + report.skipped_not_flows
+                report.skipped_other_types + report.skipped_not_flows + report.skipped_not_events
             ),
             (records, skipped, other),
             "{rel}: {:?}",

@@ -38,9 +38,12 @@
 //!   as given, so port conditions must also test the protocol (C13).
 //!
 //! `notice.log` → events: time = `ts`; signature = `note`; source = `src`, else `id.orig_h`
-//! (a notice with neither is skipped and reported); destination = `dst`, else `id.resp_h`, else
-//! null (scan notices name no destination); severity 3 unless a numeric `severity` field says
-//! otherwise; category `notice`; `msg` and every other field are extras.
+//! (a notice with neither is skipped and reported); destination = `dst`, else `id.resp_h`. An
+//! event connects two addresses, so a well-formed notice naming no destination (scan notices)
+//! is no event: skipped and counted apart ([`TextReport::skipped_not_events`](super::TextReport)),
+//! not malformed, not an error under `--strict`, never a row with a null destination. Severity
+//! 3 unless a numeric `severity` field says otherwise; category `notice`; `msg` and every other
+//! field are extras.
 
 use std::borrow::Cow;
 
@@ -237,15 +240,20 @@ impl ZeekParser {
     ) -> Result<(), PresetError> {
         let mapped = match self.log {
             Log::Conn => conn(&mut fields, self.tz, source_row).map(Record::Flow),
-            Log::Notice => notice(&mut fields, self.tz, source_row).map(Record::Event),
+            Log::Notice => notice(&mut fields, self.tz, source_row),
         };
         match mapped {
-            Ok(record) => {
+            Ok(Record::Flow(row)) => {
                 let extras = fields.extras(out);
-                match record {
-                    Record::Flow(row) => out.flow(FlowRow { extras, ..row }),
-                    Record::Event(row) => out.event(EventRow { extras, ..row }),
-                }
+                out.flow(FlowRow { extras, ..row })
+            }
+            Ok(Record::Event(row)) => {
+                let extras = fields.extras(out);
+                out.event(EventRow { extras, ..row })
+            }
+            Ok(Record::NotAnEvent(reason)) => {
+                out.not_an_event(reason);
+                Ok(())
             }
             Err(problem) => out.problem(line, problem),
         }
@@ -255,6 +263,8 @@ impl ZeekParser {
 enum Record {
     Flow(FlowRow),
     Event(EventRow),
+    /// A well-formed record that describes no event, and why (`no destination`).
+    NotAnEvent(&'static str),
 }
 
 fn decode_zeek(text: String) -> String {
@@ -519,7 +529,7 @@ fn notice(
     f: &mut Fields<'_>,
     tz: Option<FixedOffset>,
     source_row: u64,
-) -> Result<EventRow, RowProblem> {
+) -> Result<Record, RowProblem> {
     let ts = f.pick(TS);
     let note = f.pick(&["note"]);
     let src = f.pick_set(NOTICE_SRC);
@@ -547,11 +557,12 @@ fn notice(
         ));
     };
     let src = f.addr(src_at)?;
-    let dst = match dst {
-        Some(at) => Some(f.addr(at)?),
-        None => None,
+    let Some(dst_at) = dst else {
+        // Scan notices name no destination: no event (an event connects two addresses).
+        return Ok(Record::NotAnEvent("no destination"));
     };
-    Ok(EventRow {
+    let dst = f.addr(dst_at)?;
+    Ok(Record::Event(EventRow {
         time,
         src,
         dst,
@@ -560,5 +571,5 @@ fn notice(
         category: "notice".to_string(),
         source_row,
         extras: Vec::new(),
-    })
+    }))
 }
