@@ -121,8 +121,10 @@ impl Networks {
     /// Parses networks text: `CIDR,label` lines, `#` comments (whole lines or trailing), blank
     /// lines, at most one `default,LABEL` line, and optionally a header line whose first field
     /// is `cidr`, `network`, `prefix` or `subnet`. Host bits in a prefix are ignored
-    /// (`10.1.2.3/8` is `10.0.0.0/8`). `file` only names the input in errors.
+    /// (`10.1.2.3/8` is `10.0.0.0/8`). A leading UTF-8 byte-order mark (as spreadsheet
+    /// programs write) is not part of the first line. `file` only names the input in errors.
     pub fn parse(text: &str, file: &str) -> Result<Networks, LoadError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut prefixes: BTreeMap<Prefix, String> = BTreeMap::new();
         let mut default: Option<String> = None;
         let mut seen_data_line = false;
@@ -366,6 +368,25 @@ mod tests {
         );
         check("::/0,v6any\n", &[("203.0.113.5", "external")]);
         check("0.0.0.0/0,v4any\n", &[("2001:db8::1", "external")]);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_not_part_of_the_first_line() {
+        check(
+            "\u{feff}10.0.0.0/8,internal\n192.168.0.0/16,dmz\n",
+            &[("10.1.2.3", "internal"), ("192.168.1.1", "dmz")],
+        );
+        check(
+            "\u{feff}cidr,label\n10.0.0.0/8,internal\n",
+            &[("10.1.2.3", "internal")],
+        );
+        // The file path too: bytes EF BB BF on disk.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nets.csv");
+        std::fs::write(&path, b"\xef\xbb\xbf10.0.0.0/8,internal\r\n").expect("write");
+        let nets = Networks::load(&path).expect("a BOM is read fine");
+        let addr = Addr::parse("10.9.9.9").expect("addr");
+        assert_eq!(nets.label_name(nets.label(addr)), "internal");
     }
 
     #[test]
