@@ -349,7 +349,7 @@ the part file.")]
         /// Number of flow files
         #[arg(long, default_value_t = 4)]
         files: usize,
-        /// Output folder
+        /// Output folder (created; must not already hold an archive: flows/, events/, networks.csv or part files)
         #[arg(long)]
         out: PathBuf,
     },

@@ -150,6 +150,20 @@ pub enum GenerateError {
         /// Which option and why.
         reason: &'static str,
     },
+    /// The output folder already holds an archive, which new files would mix with (a smaller
+    /// `--files` would leave old part files behind, read by the next run).
+    #[error(
+        "{} already holds an archive ({}): generate into a new or empty folder (or remove it)",
+        path.display(),
+        found.join(", ")
+    )]
+    #[diagnostic(code(engine::generate::archive_exists))]
+    ArchiveExists {
+        /// The output folder.
+        path: PathBuf,
+        /// What of an archive it holds (`flows/`, `networks.csv`, …).
+        found: Vec<String>,
+    },
     /// Writing a file or folder failed.
     #[error("cannot write {}: {source}", path.display())]
     #[diagnostic(code(engine::generate::io))]
@@ -260,6 +274,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         step,
     };
 
+    let found = archive_entries(&opts.out_dir);
+    if !found.is_empty() {
+        return Err(GenerateError::ArchiveExists {
+            path: opts.out_dir.clone(),
+            found,
+        });
+    }
     for dir in [opts.out_dir.join("flows"), opts.out_dir.join("events")] {
         std::fs::create_dir_all(&dir).map_err(|source| GenerateError::Io { path: dir, source })?;
     }
@@ -309,6 +330,31 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary, GenerateError
         event_rows,
         planted: planted_out,
     })
+}
+
+/// What of an archive `dir` already holds: `flows/`, `events/`, `networks.csv` and part files,
+/// in that order (nothing for a missing or empty folder).
+fn archive_entries(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, shown) in [
+        ("flows", "flows/"),
+        ("events", "events/"),
+        ("networks.csv", "networks.csv"),
+    ] {
+        if dir.join(name).exists() {
+            found.push(shown.to_string());
+        }
+    }
+    let mut parts: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("part-") && n.ends_with(".parquet"))
+        .collect();
+    parts.sort();
+    found.extend(parts);
+    found
 }
 
 /// A flow file's index and what writing it gave.
@@ -1399,5 +1445,48 @@ mod tests {
             ..GenerateOptions::default()
         });
         assert!(matches!(err, Err(GenerateError::Options { .. })));
+    }
+
+    #[test]
+    fn a_folder_holding_an_archive_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = GenerateOptions {
+            rows: 2_000,
+            files: 4,
+            out_dir: dir.path().to_path_buf(),
+            ..GenerateOptions::default()
+        };
+        // An existing empty folder is fine.
+        generate(&opts).expect("generates into an empty folder");
+        // A second generate, with fewer files, would leave part-0002/0003 behind: refused,
+        // and nothing is touched.
+        let again = GenerateOptions { files: 2, ..opts };
+        let err = generate(&again).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} already holds an archive (flows/, events/, networks.csv): generate into a \
+                 new or empty folder (or remove it)",
+                dir.path().display()
+            )
+        );
+        let mut parts: Vec<String> = std::fs::read_dir(dir.path().join("flows"))
+            .expect("flows")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        parts.sort();
+        assert_eq!(parts.len(), 4);
+        // Part files alone (an import's output) are an archive too.
+        let import = tempfile::tempdir().expect("tempdir");
+        std::fs::write(import.path().join("part-0000.parquet"), b"PAR1").expect("write");
+        let err = generate(&GenerateOptions {
+            out_dir: import.path().to_path_buf(),
+            ..again
+        })
+        .expect_err("refused");
+        assert!(
+            matches!(&err, GenerateError::ArchiveExists { found, .. } if found == &["part-0000.parquet"]),
+            "{err}"
+        );
     }
 }

@@ -119,3 +119,45 @@ fn workers_do_not_change_output_on_generated_archive() {
         );
     }
 }
+
+/// `generate --out DIR` refuses a folder that already holds an archive, as `import` refuses one
+/// holding part files: a second, smaller archive would leave the first one's extra part files
+/// behind, and the next run would read both.
+#[test]
+fn generate_refuses_a_folder_holding_an_archive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("synthetic");
+    let generate = |files: &str| {
+        std::process::Command::new(cli::flowpat_bin())
+            .args(["generate", "--rows", "1000", "--files", files, "--out"])
+            .arg(&out)
+            .output()
+            .expect("spawning flowpat")
+    };
+    let first = generate("4");
+    assert!(first.status.success());
+    let second = generate("2");
+    assert_eq!(second.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&second.stderr).trim_end(),
+        format!(
+            "error: {} already holds an archive (flows/, events/, networks.csv): generate into \
+             a new or empty folder (or remove it)",
+            out.display()
+        )
+    );
+    let mut parts: Vec<String> = std::fs::read_dir(out.join("flows"))
+        .expect("flows/")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    parts.sort();
+    assert_eq!(
+        parts,
+        [
+            "part-0000.parquet",
+            "part-0001.parquet",
+            "part-0002.parquet",
+            "part-0003.parquet"
+        ]
+    );
+}
