@@ -116,13 +116,17 @@ struct Input {
 }
 
 /// Expands the inputs as given: a file or glob match keeps its spelling, a file found under a
-/// folder is the folder joined with its relative path. A file named twice is read once.
-fn list_inputs(given: &[PathBuf]) -> Result<Vec<Input>> {
+/// folder is the folder joined with its relative path. A file named twice is read once. Files
+/// under a folder whose names say they are no data (`SOURCE.md`, `labels.config`) are left out
+/// and returned apart, for a note.
+fn list_inputs(given: &[PathBuf]) -> Result<(Vec<Input>, Vec<PathBuf>)> {
     let mut inputs: Vec<Input> = Vec::new();
+    let mut not_data: Vec<PathBuf> = Vec::new();
     for path in given {
-        let listed = engine::load::list_files(std::slice::from_ref(path))
+        let listing = engine::load::list_files_noting(std::slice::from_ref(path))
             .with_context(|| format!("finding input {}", path.display()))?;
-        for file in listed {
+        not_data.extend(listing.not_data);
+        for file in listing.files {
             let name = if path.is_dir() {
                 path.join(&file.display).to_string_lossy().into_owned()
             } else {
@@ -136,7 +140,9 @@ fn list_inputs(given: &[PathBuf]) -> Result<Vec<Input>> {
             }
         }
     }
-    Ok(inputs)
+    not_data.sort();
+    not_data.dedup();
+    Ok((inputs, not_data))
 }
 
 /// A part file being written under its temporary name.
@@ -367,7 +373,12 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
         biflow_timeout: args.biflow.as_deref().map(parse_duration).transpose()?,
         ..PresetOptions::default()
     };
-    let inputs = list_inputs(&args.inputs)?;
+    let (inputs, not_data) = list_inputs(&args.inputs)?;
+    if !args.quiet {
+        if let Some(note) = crate::run::not_data_note("input", &not_data) {
+            eprintln!("{note}");
+        }
+    }
     if inputs.is_empty() {
         bail!("no input files found");
     }

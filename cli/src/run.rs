@@ -253,6 +253,27 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
     }))
 }
 
+/// The note for files left out of `flag`'s folders as not data (`SOURCE.md`, `README.txt`,
+/// `labels.config`: see [`engine::load::is_not_data_name`]), naming the first five.
+pub fn not_data_note(flag: &str, skipped: &[PathBuf]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut names: Vec<String> = skipped
+        .iter()
+        .take(5)
+        .map(|p| p.display().to_string())
+        .collect();
+    if skipped.len() > 5 {
+        names.push(format!("… and {} more", skipped.len() - 5));
+    }
+    Some(format!(
+        "note: {} file(s) in the {flag} folder(s) left out as not data: {} (name a file to read it)",
+        skipped.len(),
+        names.join(", ")
+    ))
+}
+
 /// Finds the input files (the built-in sample with `--sample`), reads the networks file and
 /// settles the read options: the data half of [`setup`], also used by `diff`.
 pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
@@ -293,6 +314,13 @@ pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
         engine::load::discover_as(&args.events, args.text.events_format)
             .context("finding event files")?
     };
+    if !args.quiet {
+        for (flag, table) in [("--flows", &flows), ("--events", &events)] {
+            if let Some(note) = not_data_note(flag, table.not_data()) {
+                eprintln!("{}", output::terminal_safe(&note));
+            }
+        }
+    }
     Ok((
         Inputs {
             flows,

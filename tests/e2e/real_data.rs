@@ -1446,6 +1446,95 @@ fn zeek_notices_without_destination_are_not_events() {
     assert!(files_in(&out_dir, |n| n.ends_with(".parquet")).is_empty());
 }
 
+/// A data set's folder read as a whole: its `SOURCE.md` (and CTU's `labels.config`) are left
+/// out as not data and named in a note, never parsed as records; a `README.txt` beside Parquet
+/// parts does not stop a run; a file named directly is read whatever its name.
+#[test]
+fn folders_leave_out_files_that_are_not_data() {
+    let (Some(argus), Some(ctu)) = (
+        data("slips-argus-binetflow"),
+        data("ctu-normal-40-42-zeek/008"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let networks = write(dir.path(), "networks.csv", PRIVATE);
+    let run = |flows: &Path, extra: &[&str]| {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            workspace_root()
+                .join("patterns/exfiltration.pattern")
+                .into(),
+            "--flows".into(),
+            flows.into(),
+            "--networks".into(),
+            networks.clone().into(),
+            "--format".into(),
+            "jsonl".into(),
+        ];
+        args.extend(extra.iter().map(OsString::from));
+        flowpat_output(&args)
+    };
+    let out = run(&argus, &["--flows-format", "argus"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let note = format!(
+        "note: 1 file(s) in the --flows folder(s) left out as not data: {} (name a file to read it)",
+        argus.join("SOURCE.md").display()
+    );
+    assert!(stderr.lines().any(|l| l == note), "{stderr}");
+    assert!(!stderr.contains("malformed"), "{stderr}");
+    assert!(
+        stderr.contains("read 7298 rows from 4 file(s);"),
+        "{stderr}"
+    );
+    let quiet = run(&argus, &["--flows-format", "argus", "--quiet"]);
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    // Named directly, SOURCE.md is read: as argus text its header is refused.
+    let named = run(&argus.join("SOURCE.md"), &["--flows-format", "argus"]);
+    assert_eq!(named.status.code(), Some(3));
+
+    // import: the CTU folder's labels.config is left out, nothing is malformed.
+    let parts = dir.path().join("flows");
+    let out = flowpat_output(&[
+        OsString::from("import"),
+        "--from".into(),
+        "zeek".into(),
+        ctu.clone().into(),
+        "--out".into(),
+        parts.clone().into(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "note: 1 file(s) in the input folder(s) left out as not data: {} ",
+            ctu.join("labels.config").display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("wrote 5663 flows row(s) in 1 part file(s)")
+            && stderr.contains("(0 malformed record(s) skipped)"),
+        "{stderr}"
+    );
+
+    // A README.txt beside Parquet parts: left out, the run goes on.
+    write(
+        &parts,
+        "README.txt",
+        "CTU-Normal-40, day 008, imported with flowpat\n",
+    );
+    let out = run(&parts, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("left out as not data:"), "{stderr}");
+    assert!(
+        stderr.contains("read 5663 rows from 1 file(s);"),
+        "{stderr}"
+    );
+}
+
 // ---- real-world cases through text -------------------------------------------------------------
 
 /// Writes `text` as `name` in `dir`; returns the path.

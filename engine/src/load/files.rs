@@ -70,9 +70,18 @@ pub struct FileEntry {
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct FileTable {
     files: Vec<FileEntry>,
+    /// Files found under a folder and left out as not data (see [`is_not_data_name`]).
+    not_data: Vec<PathBuf>,
 }
 
 impl FileTable {
+    /// Files found under the folders given that were left out as obviously not data
+    /// (`SOURCE.md`, `labels.config`, …; see [`is_not_data_name`]), as folder joined with the
+    /// relative path, in sorted order.
+    pub fn not_data(&self) -> &[PathBuf] {
+        &self.not_data
+    }
+
     /// All entries, in id order.
     pub fn files(&self) -> &[FileEntry] {
         &self.files
@@ -126,20 +135,26 @@ impl FileTable {
                 format,
             });
         }
-        Ok(FileTable { files })
+        Ok(FileTable {
+            files,
+            not_data: Vec::new(),
+        })
     }
 }
 
 /// Discovers the input files of `paths` and detects their formats (see [`list_files`]).
 pub fn discover(paths: &[PathBuf]) -> Result<FileTable, LoadError> {
-    FileTable::from_listed(list_files(paths)?)
+    discover_as(paths, None)
 }
 
 /// Discovers the input files of `paths`; with `text = Some(preset)` every file is sensor text
 /// read through that preset (an empty file is then simply an empty log), otherwise each
 /// file's format is detected as [`discover`] does.
 pub fn discover_as(paths: &[PathBuf], text: Option<Preset>) -> Result<FileTable, LoadError> {
-    FileTable::from_listed_as(list_files(paths)?, text)
+    let listing = list_files_noting(paths)?;
+    let mut table = FileTable::from_listed_as(listing.files, text)?;
+    table.not_data = listing.not_data;
+    Ok(table)
 }
 
 /// The format of a file the user named as text: `Text(preset)`, unless its magic bytes say it is
@@ -173,10 +188,52 @@ fn check_text(path: &Path, display: &str, preset: Preset) -> Result<FileFormat, 
 /// Lists the files named by `paths`, sorted by display path, without opening them (text
 /// presets use this too). Each path is a file (display path as given), a folder (read
 /// recursively; display path relative to it, `/`-separated; dot-files, dot-folders and `*.tmp`
-/// skipped, since writers stage partial files under such names) or a glob pattern (display
-/// path as matched). A file reached twice is listed once; two different files with one display
-/// path are an error, as is a path that does not exist or a pattern that matches nothing.
+/// skipped, since writers stage partial files under such names, and so are files whose names
+/// say they are no data, see [`is_not_data_name`]) or a glob pattern (display path as
+/// matched). A file named directly is always listed. A file reached twice is listed once; two
+/// different files with one display path are an error, as is a path that does not exist or a
+/// pattern that matches nothing.
 pub fn list_files(paths: &[PathBuf]) -> Result<Vec<ListedFile>, LoadError> {
+    Ok(list_files_noting(paths)?.files)
+}
+
+/// What [`list_files_noting`] found.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Listing {
+    /// The files to read, as [`list_files`] returns them.
+    pub files: Vec<ListedFile>,
+    /// Files under the folders given that were left out as obviously not data
+    /// ([`is_not_data_name`]), as folder joined with the relative path, sorted.
+    pub not_data: Vec<PathBuf>,
+}
+
+/// Whether a file found under a folder is obviously no data, by its name (compared without
+/// regard to case): documentation and configuration that data sets ship beside their logs —
+/// `README*`, `LICENSE*`/`LICENCE*`, and names ending `.md`, `.markdown`, `.rst`, `.adoc`,
+/// `.txt`, `.pdf`, `.html`, `.htm`, `.config`, `.cfg`, `.conf`, `.ini`, `.toml`, `.yaml`,
+/// `.yml`, `.md5`, `.sha1`, `.sha256`, `.asc` or `.sig`. Such a file is left out of a folder's
+/// listing (and counted); named directly, it is read like any file. Sensor data keeps its
+/// names: `conn.log`, `conn.log.gz`, `notice.log.labeled`, `*.binetflow`, `*.csv`, `eve.json`
+/// and `*.parquet` are all data.
+pub fn is_not_data_name(name: &str) -> bool {
+    const PREFIXES: &[&str] = &["readme", "license", "licence"];
+    const EXTENSIONS: &[&str] = &[
+        "md", "markdown", "rst", "adoc", "txt", "pdf", "html", "htm", "config", "cfg", "conf",
+        "ini", "toml", "yaml", "yml", "md5", "sha1", "sha256", "asc", "sig",
+    ];
+    let lower = name.to_ascii_lowercase();
+    if PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        return true;
+    }
+    match lower.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => EXTENSIONS.contains(&ext),
+        _ => false,
+    }
+}
+
+/// As [`list_files`], also saying which files under the folders were left out as not data.
+pub fn list_files_noting(paths: &[PathBuf]) -> Result<Listing, LoadError> {
+    let mut not_data: Vec<PathBuf> = Vec::new();
     let mut by_path: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut add = |display: String, path: &Path| -> Result<(), LoadError> {
         let real = std::fs::canonicalize(path).map_err(|source| LoadError::Io {
@@ -192,6 +249,11 @@ pub fn list_files(paths: &[PathBuf]) -> Result<Vec<ListedFile>, LoadError> {
             let mut found = Vec::new();
             walk(given, given, &mut found)?;
             for (display, path) in found {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                if is_not_data_name(&name) {
+                    not_data.push(given.join(&display));
+                    continue;
+                }
                 add(display, &path)?;
             }
         } else if given.exists() {
@@ -238,7 +300,12 @@ pub fn list_files(paths: &[PathBuf]) -> Result<Vec<ListedFile>, LoadError> {
             });
         }
     }
-    Ok(listed)
+    not_data.sort();
+    not_data.dedup();
+    Ok(Listing {
+        files: listed,
+        not_data,
+    })
 }
 
 fn is_skipped_name(path: &Path) -> bool {
@@ -406,10 +473,10 @@ mod tests {
             Err(LoadError::EmptyFile { file }) => assert_eq!(file, "zero.parquet"),
             other => panic!("expected EmptyFile, got {other:?}"),
         }
-        touch(&dir.path().join("y/notes.txt"), b"hello world");
+        touch(&dir.path().join("y/notes.dat"), b"hello world");
         match discover(&[dir.path().join("y")]) {
             Err(LoadError::UnknownFormat { file, guess }) => {
-                assert_eq!((file.as_str(), guess), ("notes.txt", None))
+                assert_eq!((file.as_str(), guess), ("notes.dat", None))
             }
             other => panic!("expected UnknownFormat, got {other:?}"),
         }
@@ -446,6 +513,77 @@ mod tests {
             discover_as(&[dir.path().join("p")], Some(Preset::Zeek)),
             Err(LoadError::NotText { .. })
         ));
+    }
+
+    #[test]
+    fn folders_leave_out_files_that_are_not_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("capture");
+        for name in [
+            "SOURCE.md",
+            "README",
+            "readme.rst",
+            "LICENSE.txt",
+            "labels.config",
+            "notes.TXT",
+            "sub/conn.log.md5",
+            "conn.log",
+            "conn.log.gz",
+            "notice.log.labeled",
+            "test4-malicious.binetflow",
+            "flows.csv",
+            "eve.json",
+            "sub/part-0000.parquet",
+            ".hidden.md",
+        ] {
+            touch(&root.join(name), b"x");
+        }
+        let listing = list_files_noting(std::slice::from_ref(&root)).expect("list");
+        assert_eq!(
+            displays(&listing.files),
+            [
+                "conn.log",
+                "conn.log.gz",
+                "eve.json",
+                "flows.csv",
+                "notice.log.labeled",
+                "sub/part-0000.parquet",
+                "test4-malicious.binetflow",
+            ]
+        );
+        let skipped: Vec<String> = listing
+            .not_data
+            .iter()
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .expect("under root")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                "LICENSE.txt",
+                "README",
+                "SOURCE.md",
+                "labels.config",
+                "notes.TXT",
+                "readme.rst",
+                "sub/conn.log.md5",
+            ]
+        );
+        // Named directly, such a file is read (here: refused as no known format, not skipped).
+        let named = root.join("SOURCE.md");
+        let listing = list_files_noting(std::slice::from_ref(&named)).expect("list");
+        assert_eq!(listing.files.len(), 1);
+        assert!(listing.not_data.is_empty());
+        // discover keeps the list for the caller's note.
+        touch(&dir.path().join("pq/README.txt"), b"hello");
+        touch(&dir.path().join("pq/part-0000.parquet"), b"PAR1xxxx");
+        let table = discover(&[dir.path().join("pq")]).expect("a README does not stop the run");
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.not_data(), [dir.path().join("pq/README.txt")]);
     }
 
     #[test]

@@ -35,8 +35,8 @@ use arrow::datatypes::DataType;
 pub use arrow_decode::{EventDecoder, FlowDecoder};
 pub use batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
 pub use files::{
-    detect_format_as, discover, discover_as, list_files, FileEntry, FileFormat, FileTable,
-    ListedFile,
+    detect_format_as, discover, discover_as, is_not_data_name, list_files, list_files_noting,
+    FileEntry, FileFormat, FileTable, ListedFile, Listing,
 };
 pub use networks::{LabelId, NetworkLineError, Networks};
 pub use parquet::{file_row_count, file_stats, FileStats, RowGroupStats};
