@@ -483,6 +483,14 @@ impl Resolver<'_, '_> {
         }
     }
 
+    /// The entity of the instance `name` names, if it names one (a bare name where a value is
+    /// expected).
+    fn instance_value(&self, name: &ast::Ident) -> Option<Entity> {
+        self.by_name
+            .get(&name.name)
+            .map(|id| self.instances[id.index()].entity)
+    }
+
     fn lookup_instance(&mut self, name: &ast::Ident) -> Option<InstanceId> {
         if let Some(id) = self.by_name.get(&name.name) {
             return Some(*id);
@@ -668,6 +676,57 @@ impl Resolver<'_, '_> {
                 continue;
             }
             let arg = match &a.arg {
+                // `count distinct destadr`: an address instance is its address, so distinct
+                // instances are distinct addresses. Other instances have no value to count by.
+                Some(ast::Expr::Attr {
+                    instance: None,
+                    attr,
+                    ..
+                }) if a.func == AggFunc::CountDistinct
+                    && self.instance_value(attr) == Some(Entity::Address) =>
+                {
+                    let id = self.by_name[&attr.name];
+                    Some((Expr::Attr(id, Attr::Address), Type::Addr))
+                }
+                Some(ast::Expr::Attr {
+                    instance: None,
+                    attr,
+                    ..
+                }) if self.instance_value(attr).is_some() => {
+                    let entity = self.instance_value(attr).expect("checked by the guard");
+                    let func = match a.func {
+                        AggFunc::Count => "count",
+                        AggFunc::CountDistinct => "count distinct",
+                        AggFunc::Sum => "sum",
+                        AggFunc::Min => "min",
+                        AggFunc::Max => "max",
+                    };
+                    let attrs: Vec<String> = entity
+                        .attributes()
+                        .iter()
+                        .map(|x| format!("`{}.{}`", attr.name, x.name()))
+                        .collect();
+                    self.error(ResolveError::Invalid {
+                        message: format!(
+                            "`{func}` takes an attribute, and `{}` is an instance ({})",
+                            attr.name,
+                            entity.name()
+                        ),
+                        help: format!(
+                            "write `{func}` of one of its attributes: {} (`count` alone counts the group's matches)",
+                            attrs.join(", ")
+                        ),
+                        span: attr.span,
+                    });
+                    // Still declared, so that `having` and `export` do not report it again.
+                    self.aggs.push(hir::Aggregate {
+                        name: a.name.name.clone(),
+                        func: a.func,
+                        arg: None,
+                        ty: Type::Int,
+                    });
+                    continue;
+                }
                 Some(e) => self.expr(e, None),
                 None => None,
             };
@@ -968,6 +1027,31 @@ impl Resolver<'_, '_> {
                         name: attr.name.clone(),
                         entity: entity.name(),
                         help,
+                        span: attr.span,
+                    });
+                    return None;
+                } else if self.instance_value(attr).is_some() {
+                    // An instance where a value is expected: name its attributes, never
+                    // "did you mean" the same name.
+                    let id = self.by_name[&attr.name];
+                    let entity = self.instances[id.index()].entity;
+                    let attrs: Vec<String> = entity
+                        .attributes()
+                        .iter()
+                        .map(|a| format!("`{}.{}`", attr.name, a.name()))
+                        .collect();
+                    let hint = if entity == Entity::Address {
+                        format!("did you mean `{}.address`? ", attr.name)
+                    } else {
+                        String::new()
+                    };
+                    self.error(ResolveError::Invalid {
+                        message: format!(
+                            "`{}` is an instance ({}), not a value: an expression takes one of its attributes",
+                            attr.name,
+                            entity.name()
+                        ),
+                        help: format!("{hint}its attributes: {}", attrs.join(", ")),
                         span: attr.span,
                     });
                     return None;
