@@ -374,6 +374,20 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
         ..PresetOptions::default()
     };
     let (inputs, not_data) = list_inputs(&args.inputs)?;
+    // An input whose first lines clearly are another known format (an Argus CSV given as
+    // zeek) would import as nothing but malformed records: refused before anything is written.
+    for input in &inputs {
+        let head = engine::load::text::text_head(&input.path, 8192)
+            .with_context(|| format!("reading {}", input.name))?;
+        if let Some(found) = engine::load::text::conflicting_preset(&head, args.from) {
+            bail!(
+                "{}: given as --from {}, but it looks like {}: import it with --from {found}",
+                input.name,
+                args.from,
+                engine::load::text::describe_preset(found)
+            );
+        }
+    }
     if !args.quiet {
         if let Some(note) = crate::run::not_data_note("input", &not_data) {
             eprintln!("{note}");

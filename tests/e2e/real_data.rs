@@ -1535,6 +1535,104 @@ fn folders_leave_out_files_that_are_not_data() {
     );
 }
 
+/// A format named for a file whose content clearly is another known format is an error naming
+/// the file, the format given and the one found — the same for every preset, in `run` and in
+/// `import` — instead of every record reported malformed and an empty, successful run.
+#[test]
+fn a_named_format_the_file_contradicts_is_an_error() {
+    let (Some(argus), Some(eve), Some(conn)) = (
+        data("slips-argus-binetflow/test4-malicious.binetflow"),
+        data("surevego-suricata-eve/eve.json"),
+        data("zat-zeek-samples/conn.log"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let networks = write(dir.path(), "networks.csv", PRIVATE);
+    let run = |flag: &str, file: &Path, format: &str| {
+        let format_flag = if flag == "--flows" {
+            "--flows-format"
+        } else {
+            "--events-format"
+        };
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            workspace_root().join("patterns").into(),
+            "--networks".into(),
+            networks.clone().into(),
+            flag.into(),
+            file.into(),
+            format_flag.into(),
+            format.into(),
+        ];
+        if flag == "--events" {
+            args.extend(["--flows".into(), conn.clone().into()]);
+            args.extend(["--flows-format".into(), "zeek".into()]);
+        }
+        let out = flowpat_output(&args);
+        assert_eq!(out.status.code(), Some(3), "{flag} {format}");
+        String::from_utf8_lossy(&out.stderr).trim_end().to_string()
+    };
+    let looks_argus = "but it looks like Argus/CTU binetflow CSV: read it as flows with \
+                       --flows-format argus";
+    for format in ["zeek", "suricata", "nfdump", "silk"] {
+        assert_eq!(
+            run("--flows", &argus, format),
+            format!(
+                "error: finding flow files: {}: given as {format} text, {looks_argus}",
+                argus.display()
+            )
+        );
+    }
+    assert_eq!(
+        run("--events", &argus, "zeek-notice"),
+        format!(
+            "error: finding event files: {}: given as zeek-notice text, {looks_argus}",
+            argus.display()
+        )
+    );
+    assert_eq!(
+        run("--flows", &eve, "zeek"),
+        format!(
+            "error: finding flow files: {}: given as zeek text, but it looks like Suricata EVE \
+             JSON: read it with --flows-format suricata (flow records) or --events-format \
+             suricata (alerts)",
+            eve.display()
+        )
+    );
+    for format in ["argus", "suricata", "nfdump", "silk"] {
+        assert_eq!(
+            run("--flows", &conn, format),
+            format!(
+                "error: finding flow files: {}: given as {format} text, but it looks like a Zeek \
+                 conn log: read it as flows with --flows-format zeek",
+                conn.display()
+            )
+        );
+    }
+
+    // import: refused before any part file is written.
+    let out_dir = dir.path().join("flows");
+    let out = flowpat_output(&[
+        OsString::from("import"),
+        "--from".into(),
+        "argus".into(),
+        conn.clone().into(),
+        "--out".into(),
+        out_dir.clone().into(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!(
+            "error: {}: given as --from argus, but it looks like a Zeek conn log: import it with \
+             --from zeek",
+            conn.display()
+        )
+    );
+    assert!(!out_dir.exists());
+}
+
 // ---- real-world cases through text -------------------------------------------------------------
 
 /// Writes `text` as `name` in `dir`; returns the path.

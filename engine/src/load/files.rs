@@ -158,7 +158,9 @@ pub fn discover_as(paths: &[PathBuf], text: Option<Preset>) -> Result<FileTable,
 }
 
 /// The format of a file the user named as text: `Text(preset)`, unless its magic bytes say it is
-/// Parquet or Arrow IPC, which a text preset would only misread line by line.
+/// Parquet or Arrow IPC, or its first lines clearly are another known text format (an Argus
+/// header, a Zeek `#fields` line, EVE JSON: see [`super::text::conflicting_preset`]), which the
+/// preset would only misread line by line.
 fn check_text(path: &Path, display: &str, preset: Preset) -> Result<FileFormat, LoadError> {
     let file = File::open(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
@@ -175,10 +177,21 @@ fn check_text(path: &Path, display: &str, preset: Preset) -> Result<FileFormat, 
     } else {
         None
     };
-    match found {
-        Some(found) => Err(LoadError::NotText {
+    if let Some(found) = found {
+        return Err(LoadError::NotText {
             file: display.to_string(),
             preset,
+            found,
+        });
+    }
+    let head = super::text::text_head(path, 8192).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match super::text::conflicting_preset(&head, preset) {
+        Some(found) => Err(LoadError::WrongTextFormat {
+            file: display.to_string(),
+            given: preset,
             found,
         }),
         None => Ok(FileFormat::Text(preset)),

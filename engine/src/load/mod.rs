@@ -303,6 +303,18 @@ pub enum LoadError {
         /// What it is.
         found: FileFormat,
     },
+    /// A file named as one text format whose first bytes clearly are another known one (an
+    /// Argus CSV given as `zeek`): read as given, every record would be malformed.
+    #[error("{}", text::wrong_format_message(.file, *.given, *.found))]
+    #[diagnostic(code(engine::load::wrong_text_format))]
+    WrongTextFormat {
+        /// The file.
+        file: String,
+        /// The format it was named as.
+        given: crate::presets::Preset,
+        /// The format its content shows.
+        found: crate::presets::Preset,
+    },
     /// A text preset failed: unreadable header, I/O, or a malformed line under `strict`.
     #[error(transparent)]
     #[diagnostic(transparent)]

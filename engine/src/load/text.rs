@@ -220,31 +220,91 @@ pub fn guess_preset(head: &[u8]) -> Option<Preset> {
     None
 }
 
-/// The hint appended to "not a Parquet or Arrow IPC file" for a file whose preset was
-/// guessed (or not).
-pub(crate) fn format_hint(guess: Option<Preset>) -> String {
-    match guess {
-        Some(Preset::Suricata) => "; it looks like Suricata EVE JSON: read it with \
-             --flows-format suricata (flow records) or --events-format suricata (alerts)"
+/// What a file in `preset`'s format is, for messages (`a Zeek conn log`).
+pub fn describe_preset(preset: Preset) -> &'static str {
+    match preset {
+        Preset::Zeek => "a Zeek conn log",
+        Preset::ZeekNotice => "a Zeek notice log",
+        Preset::Argus => "Argus/CTU binetflow CSV",
+        Preset::Nfdump => "nfdump CSV",
+        Preset::Silk => "SiLK rwcut text",
+        Preset::Suricata => "Suricata EVE JSON",
+    }
+}
+
+/// How to read a file in `preset`'s format with `run` (`read it as flows with --flows-format
+/// zeek`).
+fn read_advice(preset: Preset) -> String {
+    match preset {
+        Preset::Suricata => "read it with --flows-format suricata (flow records) or \
+             --events-format suricata (alerts)"
             .to_string(),
-        Some(preset) => {
+        preset => {
             let (flag, what) = match preset.default_kind() {
                 Kind::Flows => ("--flows-format", "flows"),
                 Kind::Events => ("--events-format", "events"),
             };
-            let name = match preset {
-                Preset::Zeek => "a Zeek conn log",
-                Preset::ZeekNotice => "a Zeek notice log",
-                Preset::Argus => "Argus/CTU binetflow CSV",
-                Preset::Nfdump => "nfdump CSV",
-                Preset::Silk => "SiLK rwcut text",
-                Preset::Suricata => "Suricata EVE JSON",
-            };
-            format!("; it looks like {name}: read it as {what} with {flag} {preset}")
+            format!("read it as {what} with {flag} {preset}")
         }
+    }
+}
+
+/// The hint appended to "not a Parquet or Arrow IPC file" for a file whose preset was
+/// guessed (or not).
+pub(crate) fn format_hint(guess: Option<Preset>) -> String {
+    match guess {
+        Some(preset) => format!(
+            "; it looks like {}: {}",
+            describe_preset(preset),
+            read_advice(preset)
+        ),
         None => "; a text log needs its format named: --flows-format \
              zeek|suricata|argus|nfdump|silk or --events-format zeek-notice|suricata"
             .to_string(),
+    }
+}
+
+/// The message of a file named as `given` text whose content is `found`'s format.
+pub(crate) fn wrong_format_message(file: &str, given: Preset, found: Preset) -> String {
+    format!(
+        "{file}: given as {given} text, but it looks like {}: {}",
+        describe_preset(found),
+        read_advice(found)
+    )
+}
+
+/// The known format a text file named as `given` clearly is instead, judged from its first
+/// bytes (`head`, decompressed) by [`guess_preset`]; `None` when it may well be `given` (or
+/// nothing is recognised). Zeek conn and notice logs are one family: a reader of either counts
+/// the records of other Zeek logs (`#path`) as other types, so a folder of Zeek logs stays
+/// readable.
+pub fn conflicting_preset(head: &[u8], given: Preset) -> Option<Preset> {
+    let found = guess_preset(head)?;
+    let zeek = |p: Preset| matches!(p, Preset::Zeek | Preset::ZeekNotice);
+    if found == given || (zeek(found) && zeek(given)) {
+        return None;
+    }
+    Some(found)
+}
+
+/// The first `n` bytes of a text file, decompressed when it is gzip (by its magic bytes, as the
+/// presets read it); an unreadable gzip stream gives what it gave before failing.
+pub fn text_head(path: &Path, n: usize) -> std::io::Result<Vec<u8>> {
+    let magic = head(std::fs::File::open(path)?, 2)?;
+    let file = std::fs::File::open(path)?;
+    if magic == [0x1f, 0x8b] {
+        let mut buf = Vec::with_capacity(n);
+        let mut decoder = flate2::read::MultiGzDecoder::new(file).take(n as u64);
+        let mut chunk = [0u8; 4096];
+        loop {
+            match decoder.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            }
+        }
+        Ok(buf)
+    } else {
+        head(file, n)
     }
 }
 
@@ -364,6 +424,71 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_named_format_the_content_contradicts() {
+        let argus = b"StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State\n";
+        let conn = b"#separator \\x09\n#path\tconn\n#fields\tts\tuid\n";
+        let eve = b"{\"timestamp\":\"2017-01-30T16:12:29+0100\",\"event_type\":\"flow\"}\n";
+        let zeek_json = b"{\"ts\":1.5,\"uid\":\"C1\",\"id.orig_h\":\"10.0.0.1\"}\n";
+        let cases: [(&[u8], Preset, Option<Preset>); 12] = [
+            (argus, Preset::Zeek, Some(Preset::Argus)),
+            (argus, Preset::Nfdump, Some(Preset::Argus)),
+            (argus, Preset::Argus, None),
+            (conn, Preset::Argus, Some(Preset::Zeek)),
+            (conn, Preset::Suricata, Some(Preset::Zeek)),
+            (conn, Preset::Zeek, None),
+            // The Zeek family reads each other's logs as other types (a folder of Zeek logs).
+            (conn, Preset::ZeekNotice, None),
+            (eve, Preset::Zeek, Some(Preset::Suricata)),
+            (eve, Preset::Suricata, None),
+            (zeek_json, Preset::Suricata, Some(Preset::Zeek)),
+            (
+                b"ts,te,td,sa,da,sp,dp,pr\n",
+                Preset::Silk,
+                Some(Preset::Nfdump),
+            ),
+            // Nothing recognised: read as named, malformed lines reported.
+            (b"hello world\n", Preset::Argus, None),
+        ];
+        for (head, given, want) in cases {
+            assert_eq!(
+                conflicting_preset(head, given),
+                want,
+                "{} as {given}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        assert_eq!(
+            wrong_format_message("t.binetflow", Preset::Zeek, Preset::Argus),
+            "t.binetflow: given as zeek text, but it looks like Argus/CTU binetflow CSV: read it \
+             as flows with --flows-format argus"
+        );
+        assert_eq!(
+            wrong_format_message("eve.json", Preset::Zeek, Preset::Suricata),
+            "eve.json: given as zeek text, but it looks like Suricata EVE JSON: read it with \
+             --flows-format suricata (flow records) or --events-format suricata (alerts)"
+        );
+    }
+
+    #[test]
+    fn a_gzip_log_is_sniffed_decompressed() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("flows.binetflow.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport\n")
+            .expect("gzip");
+        std::fs::write(&path, gz.finish().expect("gzip")).expect("write");
+        match discover_as(std::slice::from_ref(&path), Some(Preset::Zeek)) {
+            Err(LoadError::WrongTextFormat { file, given, found }) => {
+                assert_eq!(file, path.display().to_string());
+                assert_eq!((given, found), (Preset::Zeek, Preset::Argus));
+            }
+            other => panic!("expected WrongTextFormat, got {other:?}"),
+        }
+        assert!(discover_as(&[path], Some(Preset::Argus)).is_ok());
     }
 
     #[test]
