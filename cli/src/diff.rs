@@ -644,9 +644,21 @@ pub fn diff_results(
                 table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
                 table.set_header(old.header.iter().map(|h| output::table_cell(h, usize::MAX)));
                 for row in rows.iter().take(limit) {
-                    table.add_row(row.iter().map(|c| output::table_cell(c, 40)));
+                    table.add_row(
+                        old.header
+                            .iter()
+                            .zip(row.iter())
+                            .map(|(h, c)| output::column_cell(h, c, 40)),
+                    );
                 }
                 writeln!(w, "{title}\n{table}")?;
+                if rows.len() > limit {
+                    writeln!(
+                        w,
+                        "  … {} more (use --limit or --format csv)",
+                        rows.len() - limit
+                    )?;
+                }
             }
         }
     }

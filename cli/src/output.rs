@@ -98,6 +98,17 @@ pub fn table_cell(s: &str, max: usize) -> String {
     terminal_safe(&truncate(s, max)).into_owned()
 }
 
+/// A table cell of column `column`: a record's file (`conn.file`) is shortened from the start,
+/// keeping the file name and the folders nearest it (`…/scenario-3/conn.log`), which tell files
+/// apart; any other cell as [`table_cell`].
+pub fn column_cell(column: &str, s: &str, max: usize) -> String {
+    if column.ends_with(".file") {
+        terminal_safe(&truncate_path(s, max)).into_owned()
+    } else {
+        table_cell(s, max)
+    }
+}
+
 /// Output formats of `run`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 pub enum Format {
@@ -367,7 +378,10 @@ pub fn write(
             table.set_header(keep.iter().map(|k| terminal_safe(&header[*k]).into_owned()));
             for row in rows {
                 let cells = set.cells(row, flows, events);
-                table.add_row(keep.iter().map(|k| table_cell(&cells[*k], 40)));
+                table.add_row(
+                    keep.iter()
+                        .map(|k| column_cell(&header[*k], &cells[*k], 40)),
+                );
             }
             writeln!(
                 w,
@@ -429,6 +443,31 @@ pub fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// Shortens a path to at most `max` characters from the start: `…/` and the longest run of
+/// whole trailing components that fits, or, when the last component alone is too long, `…` and
+/// its end.
+pub fn truncate_path(s: &str, max: usize) -> String {
+    let length = s.chars().count();
+    if length <= max {
+        return s.to_string();
+    }
+    let mut start = None;
+    for (k, _) in s.match_indices('/') {
+        // `…` stands for what is cut; the kept tail begins at this `/`.
+        if s[k..].chars().count() < max {
+            start = Some(k);
+            break;
+        }
+    }
+    match start {
+        Some(k) => format!("…{}", &s[k..]),
+        None => {
+            let tail: String = s.chars().skip(length - max.saturating_sub(1)).collect();
+            format!("…{tail}")
+        }
+    }
 }
 
 /// Writes `sets` to `path` (a file; for several sets in one file, formats concatenate). A
@@ -645,4 +684,40 @@ fn write_parquet(
     writer.write(&batch)?;
     writer.close()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_keep_their_end() {
+        let path =
+            "/work/shared/data/stratosphere-zeek-scenarios/003-zeek-scenario-malicious/conn.log";
+        assert_eq!(
+            truncate_path(path, 40),
+            "…/003-zeek-scenario-malicious/conn.log"
+        );
+        assert_eq!(
+            truncate_path("flows/part-0001.parquet", 40),
+            "flows/part-0001.parquet"
+        );
+        // A last component longer than the cell keeps its end.
+        let long = format!("dir/{}.parquet", "x".repeat(50));
+        let cut = truncate_path(&long, 20);
+        assert_eq!(cut.chars().count(), 20);
+        assert!(
+            cut.starts_with('…') && cut.ends_with("xxx.parquet"),
+            "{cut}"
+        );
+        // Other columns are cut at the end, as before.
+        assert_eq!(
+            column_cell("conn.file", path, 40),
+            "…/003-zeek-scenario-malicious/conn.log"
+        );
+        assert_eq!(
+            column_cell("event.signature", &"s".repeat(50), 10),
+            "sssssssss…"
+        );
+    }
 }
