@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use engine::cluster::ClusterSpec;
 
 /// `run` or `watch` across processes (omit all four to run in this process alone).
@@ -45,10 +45,14 @@ impl ClusterArgs {
         let Some(hostfile) = &self.hostfile else {
             match self.processes {
                 Some(n) if n > 1 => {
-                    bail!("--processes {n} needs --hostfile FILE (one host:port a line)")
+                    return Err(crate::usage(format!(
+                        "--processes {n} needs --hostfile FILE (one host:port a line)"
+                    )))
                 }
                 _ if self.process.is_some_and(|p| p > 0) => {
-                    bail!("--process needs --hostfile FILE (one host:port a line)")
+                    return Err(crate::usage(
+                        "--process needs --hostfile FILE (one host:port a line)",
+                    ))
                 }
                 _ => return Ok(None),
             }
@@ -56,17 +60,17 @@ impl ClusterArgs {
         let addresses = read_hostfile(hostfile)?;
         let processes = self.processes.unwrap_or(addresses.len());
         if processes != addresses.len() {
-            bail!(
+            return Err(crate::usage(format!(
                 "--processes {processes}, but {} lists {} address(es): give one host:port a line per process",
                 hostfile.display(),
                 addresses.len()
-            );
+            )));
         }
         let Some(process) = self.process else {
-            bail!(
+            return Err(crate::usage(format!(
                 "--hostfile needs --process I: this process's index, 0 to {}",
                 processes - 1
-            )
+            )));
         };
         if processes == 1 && process == 0 {
             return Ok(None);

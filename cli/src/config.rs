@@ -86,6 +86,12 @@ pub fn apply(
     }
     if !workers_given {
         if let Some(w) = config.workers {
+            if w == 0 {
+                return Err(crate::usage(format!(
+                    "{}: `workers = 0`: a run needs at least one worker",
+                    path.display()
+                )));
+            }
             args.workers = w;
         }
     }

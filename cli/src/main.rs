@@ -1,9 +1,11 @@
 //! `flowpat`: graph patterns over network flow archives.
 //!
 //! The CLI owns argument parsing, file reading, progress and printing; the language lives in
-//! `compiler` and the execution in `engine`. Exit codes: 0 ok, 1 findings (pattern diagnostics
-//! from `check`, unformatted files from `fmt --check`, differences from `diff`), 2 usage,
-//! 3 data or I/O error.
+//! `compiler` and the execution in `engine`. Exit codes (also in `--help`, from `EXAMPLES`, and
+//! the README): 0 ok, 1 findings (pattern errors, unformatted files from `fmt --check`,
+//! differences from `diff`, unreachable addresses from `cluster-check`), 2 usage (clap's own
+//! and [`UsageError`]), 3 any runtime error (a file missing or unreadable, bad data, a lost
+//! cluster process).
 
 // `eprintln!`/`eprint!` of std panic when stderr is gone (`flowpat … 2>&1 | head`); these,
 // defined before the modules so that they shadow std's everywhere in the crate, drop what
@@ -48,7 +50,14 @@ Examples:
       --networks networks.csv
   flowpat check patterns/
   flowpat explain patterns/ftp-exfiltration-temporal.pattern
-  flowpat generate --rows 100000 --seed 1 --out sample";
+  flowpat generate --rows 100000 --seed 1 --out sample
+
+Exit status:
+  0  success
+  1  findings: a pattern does not compile (any command), `fmt --check` found unformatted
+     files, `diff` found differences, `cluster-check` found an address not accepting
+  2  usage: a wrong option, value or combination of options
+  3  runtime error: a file missing or unreadable, bad data, a lost cluster process";
 
 #[derive(Parser)]
 #[command(name = "flowpat", version, about = "Hunt threats in network flow data with graph patterns", after_help = EXAMPLES)]
@@ -65,7 +74,7 @@ enum DiagFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check pattern files and print every diagnostic (exit 1 if any error)
+    /// Check pattern files and print every diagnostic (exit 1 if any is an error, 3 if a file cannot be read)
     #[command(
         after_help = "Examples:\n  flowpat check patterns/\n  flowpat check --format json my.pattern"
     )]
@@ -124,7 +133,7 @@ With several patterns, csv, html, dot and parquet output go to one file per patt
         #[arg(long, value_name = "FILE")]
         networks: Option<PathBuf>,
         /// Timely worker threads [default: number of cores]
-        #[arg(long, short = 'w')]
+        #[arg(long, short = 'w', value_parser = parse_workers)]
         workers: Option<usize>,
         /// Only flows starting at or after this time (RFC 3339 or a date)
         #[arg(long)]
@@ -216,7 +225,7 @@ With several patterns, csv, html, dot and parquet output go to one file per patt
         #[command(flatten)]
         data: DataArgs,
         /// Timely worker threads for the sample runs [default: number of cores]
-        #[arg(long, short = 'w')]
+        #[arg(long, short = 'w', value_parser = parse_workers)]
         workers: Option<usize>,
         /// Output format
         #[arg(long, value_enum, default_value = "table")]
@@ -259,7 +268,7 @@ the part file.")]
         #[command(flatten)]
         data: DataArgs,
         /// Timely worker threads [default: number of cores]
-        #[arg(long, short = 'w')]
+        #[arg(long, short = 'w', value_parser = parse_workers)]
         workers: Option<usize>,
         /// Only flows starting at or after this time
         #[arg(long)]
@@ -316,7 +325,7 @@ the part file.")]
         #[command(flatten)]
         data: DataArgs,
         /// Timely worker threads for the catalog run [default: number of cores]
-        #[arg(long, short = 'w')]
+        #[arg(long, short = 'w', value_parser = parse_workers)]
         workers: Option<usize>,
         /// Output format
         #[arg(long, value_enum, default_value = "table")]
@@ -411,6 +420,15 @@ fn data_run_args(
     })
 }
 
+/// `--workers N`: at least one.
+fn parse_workers(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a run needs at least one worker".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
     params
         .iter()
@@ -418,7 +436,7 @@ fn parse_params(params: &[String]) -> Result<Vec<(String, String)>> {
             Some((n, v)) if !n.trim().is_empty() => {
                 Ok((n.trim().to_string(), v.trim().to_string()))
             }
-            _ => anyhow::bail!("--param takes NAME=VALUE, got `{p}`"),
+            _ => Err(usage(format!("--param takes NAME=VALUE, got `{p}`"))),
         })
         .collect()
 }

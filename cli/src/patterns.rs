@@ -11,9 +11,10 @@ use compiler::source::SourceMap;
 use compiler::{CompileOptions, Compiled};
 
 /// Pattern files named on the command line: files as given, folders searched recursively for
-/// `*.pattern`, in sorted order.
+/// `*.pattern`, in sorted order. A file reached twice (`x.pattern ./x.pattern`, or a folder and
+/// a file in it) is read once, under the first spelling: the same path canonicalised.
 pub fn pattern_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+    let mut out: Vec<PathBuf> = Vec::new();
     for arg in args {
         if arg.is_dir() {
             let mut found = Vec::new();
@@ -30,7 +31,8 @@ pub fn pattern_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
             bail!("pattern file {} does not exist", arg.display());
         }
     }
-    out.dedup();
+    let mut seen = BTreeSet::new();
+    out.retain(|file| seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())));
     Ok(out)
 }
 
@@ -224,4 +226,135 @@ pub fn diagnostics_json(set: &CompiledSet) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The labels a pattern compares `disposition` with (`= "internal"`, `!= …`, `in (…)`), in
+/// any condition: its instances' `where`, `require`, `absent` blocks, chain steps, `having`.
+pub fn disposition_labels(pattern: &compiler::hir::Pattern) -> BTreeSet<String> {
+    use compiler::hir::{Expr, Value};
+    use compiler::model::Attr;
+    let mut exprs: Vec<&Expr> = Vec::new();
+    exprs.extend(
+        pattern
+            .instances
+            .iter()
+            .filter_map(|i| i.predicate.as_ref()),
+    );
+    exprs.extend(&pattern.requires);
+    exprs.extend(pattern.absent.iter().flat_map(|a| &a.requires));
+    exprs.extend(pattern.chains.iter().filter_map(|c| c.predicate.as_ref()));
+    if let Some(g) = &pattern.group {
+        exprs.extend(&g.having);
+        exprs.extend(g.aggregates.iter().filter_map(|a| a.arg.as_ref()));
+    }
+    let is_disposition = |e: &Expr| matches!(e, Expr::Attr(_, Attr::Disposition));
+    let mut out = BTreeSet::new();
+    for e in exprs {
+        e.visit(&mut |e| match e {
+            Expr::Bin(ast::BinOp::Eq | ast::BinOp::Ne, l, r) => {
+                for (a, b) in [(l, r), (r, l)] {
+                    if let (true, Expr::Lit(Value::Str(s))) = (is_disposition(a), b.as_ref()) {
+                        out.insert(s.clone());
+                    }
+                }
+            }
+            Expr::In(x, values, _) if is_disposition(x) => {
+                out.extend(values.iter().filter_map(|v| match v {
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                }));
+            }
+            _ => {}
+        });
+    }
+    out
+}
+
+/// What the inputs make of the patterns before anything runs: warnings about `disposition`
+/// labels the networks file never gives (the patterns that test them cannot match as meant),
+/// and notes about patterns that read events when no event archive is given.
+pub struct InputNotes {
+    /// Printed even with `--quiet`: the results are almost certainly not what was meant.
+    pub warnings: Vec<String>,
+    /// Printed unless `--quiet`.
+    pub notes: Vec<String>,
+}
+
+/// See [`InputNotes`]. `networks_name` names the networks file in the warning.
+pub fn input_notes(
+    set: &CompiledSet,
+    networks: &engine::load::Networks,
+    networks_name: &str,
+    events_given: bool,
+) -> InputNotes {
+    use compiler::model::Entity;
+    let labels = networks.labels();
+    let default = networks.label_name(networks.default_label());
+    let mut missing: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for (_, c) in &set.patterns {
+        for label in disposition_labels(&c.pattern) {
+            if !labels.contains(&label) {
+                missing.entry(label).or_default().push(&c.pattern.name);
+            }
+        }
+    }
+    let listed: Vec<String> = labels
+        .iter()
+        .map(|l| {
+            if l == default {
+                format!("`{l}` (the default, for addresses in no listed network)")
+            } else {
+                format!("`{l}`")
+            }
+        })
+        .collect();
+    let warnings = missing
+        .into_iter()
+        .map(|(label, users)| {
+            let near = labels
+                .iter()
+                .find(|l| l.eq_ignore_ascii_case(&label))
+                .map(String::as_str)
+                .or_else(|| {
+                    compiler::diagnostic::suggest(&label, labels.iter().map(String::as_str))
+                })
+                .map(|l| format!("; labels are case-sensitive: did you mean `{l}`?"))
+                .unwrap_or_default();
+            format!(
+                "warning: {} compare{} `disposition` with `{label}`, but no address is labelled \
+                 `{label}`: {networks_name} gives only {}{near}",
+                users
+                    .iter()
+                    .map(|u| format!("`{u}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if users.len() == 1 { "s" } else { "" },
+                listed.join(", "),
+            )
+        })
+        .collect();
+    let mut notes = Vec::new();
+    if !events_given {
+        for (_, c) in &set.patterns {
+            let events = |absent: bool| {
+                c.pattern
+                    .instances
+                    .iter()
+                    .any(|i| i.entity == Entity::Event && i.absent_group.is_some() == absent)
+            };
+            if events(false) {
+                notes.push(format!(
+                    "note: `{}` matches events and no --events archive was given: it will have no results",
+                    c.pattern.name
+                ));
+            } else if events(true) {
+                notes.push(format!(
+                    "note: `{}` requires the absence of an event and no --events archive was given: \
+                     the absence holds for every match",
+                    c.pattern.name
+                ));
+            }
+        }
+    }
+    InputNotes { warnings, notes }
 }

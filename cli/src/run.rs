@@ -69,7 +69,7 @@ impl TextArgs {
                     } else {
                         "--flows-format"
                     };
-                    bail!("{flag} {preset}: the {preset} preset reads {}, not {kind}; give it as {other} {preset}", preset.default_kind());
+                    return Err(crate::usage(format!("{flag} {preset}: the {preset} preset reads {}, not {kind}; give it as {other} {preset}", preset.default_kind())));
                 }
             }
         }
@@ -77,7 +77,25 @@ impl TextArgs {
             && self.events_format.is_none()
             && (self.tz.is_some() || self.biflow.is_some())
         {
-            bail!("--tz and --biflow apply to text inputs only: name their format with --flows-format or --events-format");
+            return Err(crate::usage("--tz and --biflow apply to text inputs only: name their format with --flows-format or --events-format"));
+        }
+        // Pairing applies to unidirectional flow records only; anywhere else --biflow would
+        // silently do nothing, which the analyst would take for pairing done.
+        if self.biflow.is_some() {
+            match self.flows_format {
+                Some(Preset::Nfdump | Preset::Silk) => {}
+                Some(preset) => {
+                    return Err(crate::usage(format!(
+                        "--biflow pairs the two directions of unidirectional records (nfdump, silk); \
+                         {preset} records are already bidirectional: leave --biflow out"
+                    )))
+                }
+                None => {
+                    return Err(crate::usage(
+                        "--biflow pairs unidirectional flow records: it needs --flows-format nfdump or silk",
+                    ))
+                }
+            }
         }
         read.tz = self
             .tz
@@ -166,7 +184,9 @@ pub fn parse_time(text: &str) -> Result<i64> {
     if let Ok(d) = chrono_date(text) {
         return Ok(d);
     }
-    bail!("`{text}` is not a time: write RFC 3339 (2024-05-01T10:00:00Z) or a date (2024-05-01)")
+    Err(crate::usage(format!(
+        "`{text}` is not a time: write RFC 3339 (2024-05-01T10:00:00Z) or a date (2024-05-01)"
+    )))
 }
 
 fn chrono_date(text: &str) -> Result<i64> {
@@ -305,6 +325,16 @@ pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
         until: args.until.as_deref().map(parse_time).transpose()?,
         ..ReadOptions::default()
     };
+    if let (Some(since), Some(until)) = (read.since, read.until) {
+        if since >= until {
+            return Err(crate::usage(format!(
+                "--since {} is not before --until {}: no flow starts in that range (--since is \
+                 inclusive, --until exclusive)",
+                args.since.as_deref().unwrap_or_default(),
+                args.until.as_deref().unwrap_or_default()
+            )));
+        }
+    }
     args.text.apply(&mut read)?;
     let flows = engine::load::discover_as(&args.flows, args.text.flows_format)
         .context("finding flow files")?;
@@ -331,6 +361,25 @@ pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
     ))
 }
 
+/// Warnings (always) and notes (unless `--quiet`) about what the inputs make of the patterns:
+/// `disposition` labels the networks file never gives, patterns reading events without an
+/// event archive (see [`patterns::input_notes`]).
+fn print_input_notes(compiled: &patterns::CompiledSet, inputs: &Inputs, args: &RunArgs) {
+    let name = args
+        .networks
+        .as_ref()
+        .map_or("the networks file".to_string(), |p| p.display().to_string());
+    let notes = patterns::input_notes(compiled, &inputs.networks, &name, !inputs.events.is_empty());
+    for line in notes.warnings {
+        eprintln!("{}", output::terminal_safe(&line));
+    }
+    if !args.quiet {
+        for line in notes.notes {
+            eprintln!("{}", output::terminal_safe(&line));
+        }
+    }
+}
+
 /// `flowpat run`; with `cluster`, as one process of a cluster, where only process 0 prints or
 /// writes results (and the load reports of every process's files).
 pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> Result<ExitCode> {
@@ -342,6 +391,9 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     output::check_destination(args.format, args.out.as_deref(), compiled.patterns.len())?;
     output::set_context(crate::diff::output_context(&args));
     let (inputs, read) = open_inputs(&mut args)?;
+    if cluster.as_ref().is_none_or(|c| c.process == 0) {
+        print_input_notes(&compiled, &inputs, &args);
+    }
     let (flows, events) = (inputs.flows.clone(), inputs.events.clone());
     let progress = Arc::new(Progress::default());
     let options = RunOptions {
@@ -544,33 +596,35 @@ pub fn why(
     row: Option<usize>,
     key: Option<String>,
 ) -> Result<ExitCode> {
+    let Some(compiled) = compile(&args)? else {
+        return Ok(ExitCode::from(1));
+    };
+    // The pattern is settled first: a wrong --pattern is the mistake to name, with or without
+    // --row.
+    let chosen = match &name {
+        Some(n) => match compiled.patterns.iter().find(|(_, c)| &c.pattern.name == n) {
+            Some(chosen) => chosen,
+            None => {
+                let names: Vec<String> = compiled
+                    .patterns
+                    .iter()
+                    .map(|(_, c)| format!("`{}`", c.pattern.name))
+                    .collect();
+                return Err(crate::usage(format!(
+                    "--pattern {n}: no pattern of that name in {} (it has: {})",
+                    args.patterns[0].display(),
+                    names.join(", ")
+                )));
+            }
+        },
+        None => &compiled.patterns[0],
+    };
     if row.is_none() && key.is_none() {
         return Err(crate::usage(
             "which result? give --row N (its 0-based position in the sorted results, as `flowpat run` \
              prints them) or --key COL=VALUE (e.g. --key conn=part-0001.parquet:774 or --key srcadr=10.0.0.5)",
         ));
     }
-    let Some(compiled) = compile(&args)? else {
-        return Ok(ExitCode::from(1));
-    };
-    let chosen = match &name {
-        Some(n) => compiled
-            .patterns
-            .iter()
-            .find(|(_, c)| &c.pattern.name == n)
-            .with_context(|| {
-                let names: Vec<&str> = compiled
-                    .patterns
-                    .iter()
-                    .map(|(_, c)| c.pattern.name.as_str())
-                    .collect();
-                format!(
-                    "no pattern named `{n}` (the file has: {})",
-                    names.join(", ")
-                )
-            })?,
-        None => &compiled.patterns[0],
-    };
     let plan = chosen.1.plan.clone();
     // The key's columns are checked before the data is read.
     let header = engine::output::ResultSet::new(&plan, Vec::new()).header();
@@ -774,6 +828,7 @@ pub fn analyze(mut args: RunArgs) -> Result<ExitCode> {
     else {
         return Ok(ExitCode::from(1));
     };
+    print_input_notes(&compiled, &inputs, &args);
     let plans: Vec<compiler::plan::JoinPlan> = compiled
         .patterns
         .iter()

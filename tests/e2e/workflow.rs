@@ -867,3 +867,293 @@ fn pivot_names_a_missing_record_and_keeps_the_dot_name_short() {
         );
     }
 }
+
+// Findings of a new user's trial: a file given twice, long file names in the table, the
+// diff's "… more" line, `why --pattern`, exit codes, inputs that gave nothing without a word,
+// `count distinct` of an instance.
+
+#[test]
+fn a_pattern_file_given_twice_is_read_once() {
+    let whole = flowpat_output(&["check", "patterns/"]);
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    let again = flowpat_output(&["check", "patterns/", "patterns/exfiltration.pattern"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stderr), text(&whole.stderr));
+
+    let fx = exfil_fixture();
+    let mut args = vec![
+        "run".to_string(),
+        "patterns/exfiltration.pattern".into(),
+        "./patterns/exfiltration.pattern".into(),
+        "--format".into(),
+        "csv".into(),
+        "-q".into(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows: Vec<String> = csv_rows(&text(&out.stdout))
+        .into_iter()
+        .map(|r| r["conn.row"].clone())
+        .collect();
+    assert_eq!(rows, ["0", "1", "3", "6"]);
+}
+
+#[test]
+fn table_keeps_the_end_of_a_long_file_name() {
+    let fx = exfil_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join("scenario-042-malicious");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let file = folder.join("flows.parquet");
+    std::fs::copy(fx.flows_dir().join("flows.parquet"), &file).expect("copy");
+    assert!(file.display().to_string().chars().count() > 40);
+    let out = flowpat(&[
+        "run".to_string(),
+        "patterns/exfiltration.pattern".into(),
+        "--flows".into(),
+        file.display().to_string(),
+        "--networks".into(),
+        fx.networks_path().display().to_string(),
+        "-q".into(),
+    ]);
+    let cells: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|c| c.contains("flows.parquet"))
+        .collect();
+    assert_eq!(
+        cells, ["…/scenario-042-malicious/flows.parquet"; 4],
+        "{out}"
+    );
+}
+
+#[test]
+fn result_diff_with_a_limit_says_how_many_more() {
+    let fx = exfil_fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new = new_revision(dir.path());
+    let old = workspace_root().join("patterns/exfiltration.pattern");
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    for (pattern, out) in [(&old, &a), (&new, &b)] {
+        let mut args = vec![
+            "run".to_string(),
+            pattern.display().to_string(),
+            "--format".into(),
+            "csv".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "-q".into(),
+        ];
+        args.extend(data_args(&fx));
+        flowpat(&args);
+    }
+    let out = flowpat_output(&[
+        "diff",
+        "--results",
+        &a.display().to_string(),
+        &b.display().to_string(),
+        "--limit",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // Two rows removed (one shown), one added (shown).
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("more (use --limit or --format csv)"))
+            .collect::<Vec<_>>(),
+        ["  … 1 more (use --limit or --format csv)"],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn why_names_a_missing_pattern_before_asking_for_a_row() {
+    let fx = exfil_fixture();
+    let mut args = vec![
+        "why".to_string(),
+        "patterns/exfiltration.pattern".into(),
+        "--pattern".into(),
+        "nope".into(),
+    ];
+    args.extend(archive_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "error: --pattern nope: no pattern of that name in patterns/exfiltration.pattern \
+         (it has: `exfiltration connections`)\n"
+    );
+}
+
+#[test]
+fn exit_codes_follow_the_readme() {
+    let fx = exfil_fixture();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run".to_string(), "patterns/exfiltration.pattern".into()];
+        args.extend(archive_args(&fx));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        flowpat_output(&args)
+    };
+    let expect = |out: Output, code: i32, message: &str| {
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    };
+    // 2: usage, found by clap or after parsing.
+    expect(
+        run(&["--workers", "0"]),
+        2,
+        "invalid value '0' for '--workers <WORKERS>': a run needs at least one worker",
+    );
+    expect(
+        run(&["--since", "2024-05-02", "--until", "2024-05-01"]),
+        2,
+        "--since 2024-05-02 is not before --until 2024-05-01",
+    );
+    expect(
+        run(&["--flows-format", "zeek", "--biflow", "60s"]),
+        2,
+        "--biflow pairs the two directions of unidirectional records (nfdump, silk); zeek records are already bidirectional",
+    );
+    expect(
+        run(&["--param", "threshold"]),
+        2,
+        "--param takes NAME=VALUE, got `threshold`",
+    );
+    expect(
+        run(&["--since", "yesterday"]),
+        2,
+        "`yesterday` is not a time",
+    );
+    // 3: runtime errors, `check` on a missing file included.
+    expect(
+        flowpat_output(&["check", "patterns/nope.pattern"]),
+        3,
+        "pattern file patterns/nope.pattern does not exist",
+    );
+    expect(
+        flowpat_output(&[
+            "run",
+            "patterns/exfiltration.pattern",
+            "--flows",
+            &fx.flows_dir().display().to_string(),
+            "--networks",
+            "/nonexistent/networks.csv",
+        ]),
+        3,
+        "reading networks file /nonexistent/networks.csv",
+    );
+    // 1: findings.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.pattern");
+    std::fs::write(&broken, "search x is\n   instance a : Nothing;\nend\n").expect("write");
+    expect(
+        flowpat_output(&["check".to_string(), broken.display().to_string()]),
+        1,
+        "error(s)",
+    );
+    // The help lists the scheme.
+    let help = flowpat(&["--help"]);
+    assert!(
+        help.contains("Exit status:") && help.contains("3  runtime error"),
+        "{help}"
+    );
+}
+
+#[test]
+fn inputs_that_give_nothing_say_why() {
+    // `Internal` where the catalog tests `internal`: a warning names both, also with -q.
+    let mut fx = Fixture::new("10.0.0.0/8,Internal\n");
+    fx.flows(
+        "flows.parquet",
+        vec![Flow::tcp("10.0.0.5", 40000, "198.51.100.9", 443).bytes(3_000_000, 100)],
+    );
+    let mut args = vec![
+        "run".to_string(),
+        "patterns/exfiltration.pattern".into(),
+        "-q".into(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "warning: `exfiltration connections` compares `disposition` with `internal`, but no \
+             address is labelled `internal`: {} gives only `Internal`, `external` (the default, \
+             for addresses in no listed network); labels are case-sensitive: did you mean \
+             `Internal`?\n",
+            fx.networks_path().display()
+        )
+    );
+
+    // A pattern of events without --events: a note, not with -q.
+    let fx = exfil_fixture();
+    let mut args = vec![
+        "run".to_string(),
+        "patterns/ftp-exfiltration.pattern".into(),
+    ];
+    args.extend(data_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "note: `ftp exfiltration connections` matches events and no --events archive was given: it will have no results"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    args.push("-q".into());
+    let out = flowpat_output(&args);
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn count_distinct_of_an_address_instance_counts_addresses() {
+    let mut fx = Fixture::new(NETWORKS);
+    let to = |src: &str, dst: &str| Flow::tcp(src, 40000, dst, 443);
+    fx.flows(
+        "flows.parquet",
+        vec![
+            to("10.0.0.5", "198.51.100.1"),
+            to("10.0.0.5", "198.51.100.2"),
+            to("10.0.0.5", "198.51.100.3"),
+            to("10.0.0.5", "198.51.100.3"),
+            to("10.0.0.6", "198.51.100.1"),
+            to("10.0.0.6", "198.51.100.1"),
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        workspace_root().join("patterns/common.pattern"),
+        dir.path().join("common.pattern"),
+    )
+    .expect("copy common");
+    let pattern = |arg: &str| {
+        format!(
+            "use \"common.pattern\";\nsearch spread is\n   instance srcadr : internal;\n   \
+             instance destadr : outside;\n   instance conn : NetworkConnection;\n   connections\n      \
+             conn.source connects srcadr;\n      conn.destination connects destadr;\n   end\n   \
+             group by srcadr\n      peers = count distinct {arg};\n   end\n   export srcadr; peers; end\nend\n"
+        )
+    };
+    let mut got = Vec::new();
+    for (name, arg) in [("instance", "destadr"), ("attribute", "destadr.address")] {
+        let path = dir.path().join(format!("{name}.pattern"));
+        std::fs::write(&path, pattern(arg)).expect("write pattern");
+        let mut args = vec![
+            "run".to_string(),
+            path.display().to_string(),
+            "--format".into(),
+            "csv".into(),
+            "-q".into(),
+        ];
+        args.extend(data_args(&fx));
+        got.push(flowpat(&args));
+    }
+    assert_eq!(got[0], "srcadr,peers,matches\n10.0.0.5,3,4\n10.0.0.6,1,2\n");
+    assert_eq!(got[0], got[1]);
+}
