@@ -10,8 +10,11 @@
 //!
 //! Output files are `part-NNNN.parquet`, numbered from 0 in input order. A part holds rows of one
 //! input only (two inputs' `source_row`s would otherwise collide within one file) and one schema:
-//! a new part starts with each input, after `--max-rows-per-file` rows, and when a JSON log grows
-//! a new extra column mid-file (the presets only ever append columns). Parts are written under
+//! a new part starts with each input, after `--max-rows-per-file` rows, and with a batch whose
+//! columns differ from the part's (the presets cut batches of 65,536 rows, each carrying every
+//! extra column seen so far in the file, null where a row had none, and only ever append
+//! columns: so a field a JSON log adds mid-file starts a new part only if it first appears after
+//! the part's first batch). Parts are written under
 //! dot-names ending `.tmp`, which discovery skips, and renamed only once every input has been
 //! read, so a failed import leaves no part files behind.
 

@@ -1256,18 +1256,15 @@ fn import_events_and_growing_json() {
     // part, null in the rows before it (README: import).
     let short = dir.path().join("short.json");
     let text = std::fs::read_to_string(&log).expect("reading the log");
-    let lines: String =
-        text.lines()
-            .take(30_000)
-            .enumerate()
-            .fold(String::new(), |mut acc, (k, line)| {
-                match k >= 20_000 {
-                    true => acc.push_str(&line.replacen('}', ",\"community_id\":\"1:y\"}", 1)),
-                    false => acc.push_str(line),
-                }
-                acc.push('\n');
-                acc
-            });
+    let mut lines = String::new();
+    for (k, line) in text.lines().take(30_000).enumerate() {
+        if k >= 20_000 {
+            lines.push_str(&line.replacen('}', ",\"community_id\":\"1:y\"}", 1));
+        } else {
+            lines.push_str(line);
+        }
+        lines.push('\n');
+    }
     std::fs::write(&short, lines).expect("writing the short log");
     let short_out = dir.path().join("short-flows");
     flowpat(&[
