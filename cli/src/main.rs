@@ -54,10 +54,11 @@ Examples:
 
 Exit status:
   0  success
-  1  findings: a pattern does not compile (any command), `fmt --check` found unformatted
-     files, `diff` found differences, `cluster-check` found an address not accepting
+  1  findings: a pattern does not compile (any command but `diff`), `fmt --check` found
+     unformatted files, `diff` found differences, `cluster-check` found an address not accepting
   2  usage: a wrong option, value or combination of options
-  3  runtime error: a file missing or unreadable, bad data, a lost cluster process";
+  3  runtime error: a file missing or unreadable, bad data, a `diff` revision that does not
+     compile, a lost cluster process";
 
 #[derive(Parser)]
 #[command(name = "flowpat", version, about = "Hunt threats in network flow data with graph patterns", after_help = EXAMPLES)]

@@ -303,7 +303,11 @@ pub fn pivot(mut args: RunArgs, p: PivotArgs) -> Result<ExitCode> {
             let t = run::parse_time(at)?;
             window_around(t, t, half)
         }
-        (Some(_), true) => bail!("give either --at (with --window) or --since/--until, not both"),
+        (Some(_), true) => {
+            return Err(crate::usage(
+                "give either --at (with --window) or --since/--until, not both",
+            ))
+        }
         (None, _) => (since, until),
     };
 
@@ -330,7 +334,9 @@ pub fn pivot(mut args: RunArgs, p: PivotArgs) -> Result<ExitCode> {
     records.sort();
     records.dedup();
     if records.is_empty() && address_rows.is_empty() {
-        bail!("nothing to pivot from: give --address, --conn, --event or --from");
+        return Err(crate::usage(
+            "nothing to pivot from: give --address, --conn, --event or --from",
+        ));
     }
 
     // Seeds: records with the window around their own time, addresses with the given one.

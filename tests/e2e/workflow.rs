@@ -1055,6 +1055,25 @@ fn exit_codes_follow_the_readme() {
         1,
         "error(s)",
     );
+    // … but not for `diff`, whose 1 means "they differ".
+    let mut args = vec![
+        "diff".to_string(),
+        broken.display().to_string(),
+        "patterns/exfiltration.pattern".into(),
+    ];
+    args.extend(data_args(&fx));
+    expect(
+        flowpat_output(&args),
+        3,
+        "a revision does not compile; nothing compared",
+    );
+    let mut args = vec!["pivot".to_string(), "--no-patterns".into()];
+    args.extend(data_args(&fx));
+    expect(
+        flowpat_output(&args),
+        2,
+        "nothing to pivot from: give --address, --conn, --event or --from",
+    );
     // The help lists the scheme.
     let help = flowpat(&["--help"]);
     assert!(
