@@ -633,6 +633,7 @@ pub fn why(
         .map(|k| parse_key(k, &header, &plan.pattern))
         .transpose()?;
     let (inputs, read) = open_inputs(&mut args)?;
+    print_input_notes(&compiled, &inputs, &args);
     let options = RunOptions {
         workers: 1,
         read,

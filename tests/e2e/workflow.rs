@@ -1109,6 +1109,24 @@ fn inputs_that_give_nothing_say_why() {
         )
     );
 
+    // `why` says the same before it finds no result.
+    let mut args = vec![
+        "why".to_string(),
+        "patterns/exfiltration.pattern".into(),
+        "--row".into(),
+        "0".into(),
+    ];
+    args.extend(archive_args(&fx));
+    let out = flowpat_output(&args);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(
+            "warning: `exfiltration connections` compares `disposition` with `internal`"
+        ) && stderr.ends_with("error: `exfiltration connections` has no results on this data\n"),
+        "{stderr}"
+    );
+
     // A pattern of events without --events: a note, not with -q.
     let fx = exfil_fixture();
     let mut args = vec![
