@@ -100,8 +100,12 @@ pub struct InvalidUtf8 {
     pub what: String,
 }
 
-/// Decodes a pattern file's bytes as UTF-8, naming the position of the first invalid byte.
-pub fn decode(bytes: Vec<u8>) -> Result<String, InvalidUtf8> {
+/// Decodes a pattern file's bytes as UTF-8, naming the position of the first invalid byte. A
+/// leading UTF-8 byte-order mark (as some Windows editors write) is not part of the text.
+pub fn decode(mut bytes: Vec<u8>) -> Result<String, InvalidUtf8> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let err = e.utf8_error();
@@ -187,5 +191,9 @@ mod tests {
         assert_eq!((err.line, err.column, err.offset), (2, 2, 8));
         assert!(err.to_string().contains("incomplete character"), "{err}");
         assert_eq!(decode(b"ok".to_vec()).as_deref(), Ok("ok"));
+        assert_eq!(
+            decode(b"\xef\xbb\xbfuse x;".to_vec()).as_deref(),
+            Ok("use x;")
+        );
     }
 }
