@@ -472,6 +472,8 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         None => Watch::start(&plans, options),
     }
     .context("starting the watch")?;
+    // Only `--on-change` reads each epoch's changes as JSON lines.
+    watch.keep_jsonl(args.on_change.is_some());
     let mut reload = reload;
     if let Some(reload) = &reload {
         watch.set_pattern_sources(reload.sources());

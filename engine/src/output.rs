@@ -97,6 +97,19 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// Appends [`Cell::text`] to `out` without a `String` of its own.
+    pub fn write_text(&self, out: &mut String) {
+        match self {
+            Cell::Null => {}
+            Cell::UInt(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Cell::Int(n) => out.push_str(itoa::Buffer::new().format(*n)),
+            Cell::Time(t) => compiler::hir::write_time(out, *t),
+            Cell::Seconds(us) => write_seconds(out, *us),
+            Cell::Decimal(s) | Cell::Text(s) => out.push_str(s),
+            Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        }
+    }
+
     /// The printed form (CSV, table).
     pub fn text(&self) -> String {
         match self {
@@ -490,15 +503,59 @@ pub fn datum_text(d: &Datum) -> String {
 /// The JSON text of one typed cell: numbers as JSON numbers (exact, as printed), absent
 /// values as `null`, times and text as strings.
 pub fn json_value(cell: &Cell) -> String {
-    let string = |s: &str| serde_json::Value::from(s).to_string();
+    let mut out = String::new();
+    write_json_value(&mut out, cell);
+    out
+}
+
+/// Appends [`json_value`]'s text to `out`.
+pub fn write_json_value(out: &mut String, cell: &Cell) {
     match cell {
-        Cell::Null => "null".into(),
-        Cell::UInt(_) | Cell::Int(_) | Cell::Seconds(_) => cell.text(),
-        Cell::Decimal(s) if serde_json::from_str::<serde_json::Number>(s).is_ok() => s.clone(),
-        Cell::Bool(b) => b.to_string(),
-        Cell::Time(_) | Cell::Decimal(_) => string(&cell.text()),
-        Cell::Text(s) => string(s),
+        Cell::Null => out.push_str("null"),
+        Cell::UInt(_) | Cell::Int(_) | Cell::Seconds(_) | Cell::Bool(_) => cell.write_text(out),
+        Cell::Decimal(s) if serde_json::from_str::<serde_json::Number>(s).is_ok() => {
+            out.push_str(s)
+        }
+        Cell::Time(_) | Cell::Decimal(_) => {
+            let mut text = String::with_capacity(32);
+            cell.write_text(&mut text);
+            write_json_str(out, &text);
+        }
+        Cell::Text(s) => write_json_str(out, s),
     }
+}
+
+/// Appends `s` as a JSON string (quoted and escaped) to `out`.
+/// The escapes are serde_json's: `\"`, `\\`, `\b \t \n \f \r`, other control characters as
+/// `\u00xx`; everything else as is.
+pub fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x09 => "\\t",
+            0x0A => "\\n",
+            0x0C => "\\f",
+            0x0D => "\\r",
+            0x00..=0x1F => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xF) as usize] as char);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// One JSON line: `pattern` and each column, keys in sorted order.
@@ -518,6 +575,41 @@ pub fn json_line(pattern: &str, header: &[String], cells: &[Cell]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_strings_are_escaped_as_serde_json_escapes_them() {
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", b as char)).collect();
+        samples
+            .extend(["", "\"\\\"", "naïve ✓ 𝄞", "\u{7f}\u{80}", "tab\tand\r\n"].map(String::from));
+        for s in samples {
+            let mut out = String::from("x");
+            write_json_str(&mut out, &s);
+            assert_eq!(
+                out,
+                format!("x{}", serde_json::Value::from(s.as_str())),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn written_cells_equal_their_text() {
+        let cells = [
+            Cell::Null,
+            Cell::UInt(u64::MAX),
+            Cell::Int(-170141183460469231731687303715884105728),
+            Cell::Time(1_700_000_000_123_456),
+            Cell::Seconds(-1_500_000),
+            Cell::Decimal("1.25".into()),
+            Cell::Bool(true),
+            Cell::Text("a,b".into()),
+        ];
+        for cell in &cells {
+            let mut out = String::new();
+            cell.write_text(&mut out);
+            assert_eq!(out, cell.text());
+        }
+    }
 
     #[test]
     fn seconds_text_is_the_exact_decimal() {

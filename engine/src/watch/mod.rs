@@ -47,7 +47,8 @@ mod cluster;
 mod state;
 mod wake;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -256,7 +257,8 @@ pub struct EpochReport {
     pub loads: Vec<LoadReport>,
     /// Files that could not be read in this epoch (they are retried when they change).
     pub problems: Vec<String>,
-    /// The changes as JSON lines (whatever the emit format), for `--on-change`.
+    /// The changes as JSON lines (whatever the emit format), for `--on-change`; empty unless
+    /// [`Watch::keep_jsonl`] asked for them (or the emit format is JSON lines).
     pub jsonl: String,
     /// Wall time of the epoch.
     pub elapsed: Duration,
@@ -548,7 +550,7 @@ pub struct Watch {
     networks_seen: Option<Observation>,
     networks_candidate: Option<Candidate>,
     /// Current multiplicity of every result row, per plan.
-    current: Vec<BTreeMap<Row, i64>>,
+    current: Vec<HashMap<Row, i64>>,
     max_time: Option<i64>,
     committed: Option<Epoch>,
     results_name: Option<String>,
@@ -568,6 +570,8 @@ pub struct Watch {
     pattern_sources: Vec<PatternSource>,
     /// New plans for the next epoch ([`Watch::replace_patterns`]).
     replan: Option<Replan>,
+    /// Whether every epoch report carries its changes as JSON lines ([`Watch::keep_jsonl`]).
+    keep_jsonl: bool,
 }
 
 /// New plans waiting for their epoch, with the pattern file changes behind them.
@@ -582,7 +586,7 @@ struct Retired {
     sets: Vec<ResultSet>,
     headers: Vec<Vec<String>>,
     file_cells: Vec<Vec<(usize, usize)>>,
-    current: Vec<BTreeMap<Row, i64>>,
+    current: Vec<HashMap<Row, i64>>,
     /// For each new plan, the old plan of the same name.
     map: Vec<Option<usize>>,
     /// Old plans whose name is gone; change index `new plans + k` is `gone[k]`.
@@ -742,7 +746,7 @@ impl Watch {
             networks_fingerprint,
             networks_seen: None,
             networks_candidate: None,
-            current: vec![BTreeMap::new(); n_plans],
+            current: vec![HashMap::new(); n_plans],
             max_time: None,
             committed: None,
             results_name: None,
@@ -755,6 +759,7 @@ impl Watch {
             streams: [(0, 0); 2],
             pattern_sources: Vec::new(),
             replan: None,
+            keep_jsonl: true,
             opts,
         };
         match doc {
@@ -762,6 +767,13 @@ impl Watch {
             None => watch.networks_seen = observe(&watch.opts.networks).ok(),
         }
         Ok(watch)
+    }
+
+    /// Whether each [`EpochReport::jsonl`] holds the epoch's changes as JSON lines whatever the
+    /// emit format (for `--on-change`). On by default; formatting them costs as much as the
+    /// rest of a small epoch, so turn it off when nothing reads them.
+    pub fn keep_jsonl(&mut self, keep: bool) {
+        self.keep_jsonl = keep;
     }
 
     /// Records the pattern files the running plans were compiled from (and the files they
@@ -1423,7 +1435,9 @@ impl Watch {
         }
         let rebuilt = step.relabel.as_ref().is_some_and(|(_, rebuild)| *rebuild);
         let replanned = step.plans.is_some();
+        let t_pre = started.elapsed();
         let loaded = self.cluster.load(step)?;
+        let t_load = started.elapsed();
         let mut loads = Vec::new();
         for outcome in loaded.outcomes {
             let key = (outcome.kind, outcome.display.clone());
@@ -1454,6 +1468,7 @@ impl Watch {
         self.max_time = self.max_time.max(loaded.max_time);
         let cutoff = self.cutoff();
         let sealed = self.cluster.seal(cutoff)?;
+        let t_seal = started.elapsed();
         // Under new plans every held file is read again, and what was expired before is
         // expired again: no new expiry.
         if sealed.expired > 0 && !replanned {
@@ -1501,6 +1516,7 @@ impl Watch {
                 }
             }
         }
+        let t_apply = started.elapsed();
         keyed.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
         let changes: Vec<Change> = keyed.into_iter().map(|(.., c)| c).collect();
         drop(moved);
@@ -1511,7 +1527,21 @@ impl Watch {
                 self.headers.push(old.headers[op].clone());
             }
         }
+        let t_sort = started.elapsed();
         let report = self.finish_epoch(epoch, causes, changes, loads, problems, started);
+        if std::env::var_os("FLOWPAT_EPOCH_PHASES").is_some() {
+            // Where an epoch's time goes (bench/README.md): cumulative milliseconds.
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            eprintln!(
+                "epoch {epoch} phases (ms, cumulative): prepare {:.1}, read+feed {:.1}, dataflow {:.1}, apply+cells {:.1}, sort {:.1}, emit {:.1}",
+                ms(t_pre),
+                ms(t_load),
+                ms(t_seal),
+                ms(t_apply),
+                ms(t_sort),
+                ms(started.elapsed())
+            );
+        }
         self.headers.truncate(n_plans);
         report
     }
@@ -1539,7 +1569,7 @@ impl Watch {
             sets: std::mem::replace(&mut self.sets, sets),
             headers: std::mem::replace(&mut self.headers, headers),
             file_cells: std::mem::replace(&mut self.file_cells, file_cells),
-            current: std::mem::replace(&mut self.current, vec![BTreeMap::new(); n_plans]),
+            current: std::mem::replace(&mut self.current, vec![HashMap::new(); n_plans]),
             map,
             gone,
         }
@@ -1563,7 +1593,7 @@ impl Watch {
         for rows in &mut self.current {
             rows.retain(|_, count| *count != 0);
         }
-        let empty = BTreeMap::new();
+        let empty = HashMap::new();
         let mut moved = Vec::new();
         for (q, new) in self.current.iter().enumerate() {
             let old = retired.map[q].map_or(&empty, |op| &retired.current[op]);
@@ -1630,6 +1660,8 @@ impl Watch {
         }
         let jsonl = if self.opts.format == ChangeFormat::Jsonl && !bytes.is_empty() {
             String::from_utf8(bytes).unwrap_or_default()
+        } else if !self.keep_jsonl {
+            String::new()
         } else {
             String::from_utf8(self.format_changes(epoch, &changes, ChangeFormat::Jsonl, false))
                 .unwrap_or_default()
@@ -1671,13 +1703,21 @@ impl Watch {
             if diff == 0 {
                 continue;
             }
-            let old = self.current[p].get(&row).copied().unwrap_or(0);
-            let new = old + diff;
-            if new == 0 {
-                self.current[p].remove(&row);
-            } else {
-                self.current[p].insert(row.clone(), new);
-            }
+            let (old, new) = match self.current[p].entry(row.clone()) {
+                Entry::Occupied(mut e) => {
+                    let old = *e.get();
+                    if old + diff == 0 {
+                        e.remove();
+                    } else {
+                        *e.get_mut() = old + diff;
+                    }
+                    (old, old + diff)
+                }
+                Entry::Vacant(e) => {
+                    e.insert(diff);
+                    (0, diff)
+                }
+            };
             moved.push((p, row, old, new));
         }
         moved
@@ -1795,9 +1835,9 @@ impl Watch {
         }
         match format {
             ChangeFormat::Jsonl => {
-                let mut out = String::new();
+                let mut out = String::with_capacity(changes.len() * 256);
                 for c in changes {
-                    out.push_str(&change_json(epoch, c, &self.headers[c.plan]));
+                    write_change_json(&mut out, epoch, c, &self.headers[c.plan]);
                     out.push('\n');
                 }
                 out.into_bytes()
@@ -1809,22 +1849,43 @@ impl Watch {
                     .enumerate()
                     .map(|(k, h)| (h.as_str(), k))
                     .collect();
-                let mut writer = csv::Writer::from_writer(Vec::new());
+                // Per pattern: the union column of each of its columns.
+                let columns: Vec<Vec<Option<usize>>> = self
+                    .headers
+                    .iter()
+                    .map(|header| {
+                        header
+                            .iter()
+                            .map(|h| position.get(h.as_str()).copied())
+                            .collect()
+                    })
+                    .collect();
+                let mut writer = csv::Writer::from_writer(Vec::with_capacity(changes.len() * 200));
                 if header {
                     let _ = writer.write_record(&union);
                 }
+                let epoch_text = epoch.to_string();
+                let mut slots: Vec<Option<&crate::output::Cell>> = vec![None; union.len()];
+                let mut text = String::with_capacity(64);
                 for c in changes {
-                    let mut record = vec![String::new(); union.len()];
-                    record[0] = c.sign.symbol().into();
-                    record[1] = epoch.to_string();
-                    record[2] = c.pattern.clone();
-                    record[3] = c.cause.clone();
-                    for (h, cell) in self.headers[c.plan].iter().zip(&c.cells) {
-                        if let Some(k) = position.get(h.as_str()) {
-                            record[*k] = cell.text();
+                    slots.iter_mut().for_each(|s| *s = None);
+                    for (k, cell) in columns[c.plan].iter().zip(&c.cells) {
+                        if let Some(k) = k {
+                            slots[*k] = Some(cell);
                         }
                     }
-                    let _ = writer.write_record(&record);
+                    let _ = writer.write_field(c.sign.symbol());
+                    let _ = writer.write_field(&epoch_text);
+                    let _ = writer.write_field(&c.pattern);
+                    let _ = writer.write_field(&c.cause);
+                    for slot in &slots[4..] {
+                        text.clear();
+                        if let Some(cell) = slot {
+                            cell.write_text(&mut text);
+                        }
+                        let _ = writer.write_field(&text);
+                    }
+                    let _ = writer.write_record(std::iter::empty::<&[u8]>());
                 }
                 writer.into_inner().unwrap_or_default()
             }
@@ -1850,18 +1911,22 @@ impl Watch {
 }
 
 /// One change as a JSON object: `change`, `epoch`, `pattern`, `cause`, then the pattern's
-/// columns typed as `run --format jsonl` writes them.
-fn change_json(epoch: Epoch, change: &Change, header: &[String]) -> String {
-    let text = |s: &str| serde_json::Value::from(s).to_string();
-    let mut out = format!(
-        "{{\"change\":{},\"epoch\":{epoch},\"pattern\":{},\"cause\":{}",
-        text(change.sign.symbol()),
-        text(&change.pattern),
-        text(&change.cause)
-    );
+/// columns typed as `run --format jsonl` writes them, appended to `out`.
+fn write_change_json(out: &mut String, epoch: Epoch, change: &Change, header: &[String]) {
+    use crate::output::{write_json_str, write_json_value};
+    out.push_str("{\"change\":");
+    write_json_str(out, change.sign.symbol());
+    out.push_str(",\"epoch\":");
+    out.push_str(itoa::Buffer::new().format(epoch));
+    out.push_str(",\"pattern\":");
+    write_json_str(out, &change.pattern);
+    out.push_str(",\"cause\":");
+    write_json_str(out, &change.cause);
     for (h, cell) in header.iter().zip(&change.cells) {
-        out.push_str(&format!(",{}:{}", text(h), crate::output::json_value(cell)));
+        out.push(',');
+        write_json_str(out, h);
+        out.push(':');
+        write_json_value(out, cell);
     }
     out.push('}');
-    out
 }
