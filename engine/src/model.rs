@@ -28,9 +28,7 @@ pub struct RecordId {
 pub type Micros = i64;
 
 /// One flow record in canonical form (`flow-model.md`, "Flow archive columns").
-#[derive(
-    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Conn {
     /// Stable identity.
     pub id: RecordId,
@@ -64,9 +62,7 @@ pub struct Conn {
 }
 
 /// One security event / IDS alert record.
-#[derive(
-    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// Stable identity.
     pub id: RecordId,
@@ -84,6 +80,20 @@ pub struct Event {
     pub category: String,
     /// Extra archive columns the run asked for, as for [`Conn::extra`].
     pub extra: Vec<Option<String>>,
+}
+
+// A record hashes by its identity alone: equal records have equal ids, and hashing every
+// attribute and string of a record made result maps (`watch`) hash-bound.
+impl std::hash::Hash for Conn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl std::hash::Hash for Event {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
 }
 
 /// Canonical column names of flow archives.
