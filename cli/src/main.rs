@@ -36,6 +36,11 @@ mod run;
 mod views;
 mod watch;
 
+/// mimalloc rather than glibc's malloc: the dataflow allocates and frees many small rows, and
+/// on a large heap glibc's free lists cost a fifth of a watch epoch (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
