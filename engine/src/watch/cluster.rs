@@ -48,6 +48,10 @@ use crate::run::{requested_columns, scan_events, scan_flows};
 /// How long an idle worker waits for a command before it steps the dataflow once more.
 const IDLE_STEP: Duration = Duration::from_millis(5);
 
+/// How long a worker whose dataflow has nothing left to do waits for a command before it
+/// steps once more anyway.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
 /// What one epoch feeds, in this order: removals, re-labelling, additions.
 pub(super) struct LoadStep {
     /// The epoch (timely time) everything is fed at.
@@ -210,7 +214,16 @@ impl Cluster {
             let Some((rx, tx)) = taken else { return };
             let mut state = WorkerState::new(worker, plans.clone(), networks.clone(), read);
             loop {
-                let command = match rx.recv_timeout(IDLE_STEP) {
+                // While the dataflow has work of its own (arrangements merging after an
+                // epoch) it is stepped every IDLE_STEP between commands; once it has none the
+                // worker sleeps until the next command (every worker gets every command).
+                let settled = worker
+                    .activations()
+                    .borrow()
+                    .empty_for()
+                    .is_none_or(|wait| wait >= IDLE_WAIT);
+                let wait = if settled { IDLE_WAIT } else { IDLE_STEP };
+                let command = match rx.recv_timeout(wait) {
                     Ok(command) => command,
                     Err(RecvTimeoutError::Timeout) => {
                         worker.step();
