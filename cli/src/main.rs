@@ -427,7 +427,7 @@ fn data_run_args(
 }
 
 /// `--workers N`: at least one.
-fn parse_workers(text: &str) -> std::result::Result<usize, String> {
+pub(crate) fn parse_workers(text: &str) -> std::result::Result<usize, String> {
     match text.parse::<usize>() {
         Ok(0) => Err("a run needs at least one worker".into()),
         Ok(n) => Ok(n),

@@ -110,7 +110,7 @@ pub struct WatchArgs {
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: ChangeFormatArg,
     /// Timely worker threads [default: number of cores]
-    #[arg(long, short = 'w')]
+    #[arg(long, short = 'w', value_parser = crate::parse_workers)]
     pub workers: Option<usize>,
     /// Longest sleep between two looks at the folders, in milliseconds (notifications wake sooner)
     #[arg(long, value_name = "MS", default_value_t = 1000)]
@@ -1096,7 +1096,10 @@ fn write_results(
                         .map(|k| crate::output::table_cell(&set.header[*k], usize::MAX)),
                 );
                 for row in &set.rows {
-                    table.add_row(keep.iter().map(|k| crate::output::table_cell(&row[*k], 40)));
+                    table.add_row(
+                        keep.iter()
+                            .map(|k| crate::output::column_cell(&set.header[*k], &row[*k], 40)),
+                    );
                 }
                 writeln!(w, "{table}\n")?;
             }

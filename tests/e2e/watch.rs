@@ -814,6 +814,49 @@ fn stdin_with_state_is_refused() {
     );
 }
 
+#[test]
+fn emit_to_a_device_streams_and_zero_workers_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("archive");
+    flowpat(&[
+        "generate",
+        "--rows",
+        "2000",
+        "--seed",
+        "3",
+        "--files",
+        "1",
+        "--out",
+        root.to_str().expect("utf-8 path"),
+    ]);
+    let watch = |extra: &[&str]| {
+        Command::new(flowpat_bin())
+            .arg("watch")
+            .arg(pattern_path("ephemeral-tcp"))
+            .arg("--flows")
+            .arg(root.join("flows"))
+            .arg("--networks")
+            .arg(root.join("networks.csv"))
+            .args(["--once", "--format", "csv"])
+            .args(extra)
+            .output()
+            .expect("flowpat watch")
+    };
+    // `/dev/null` cannot be cut back or synced: it is written as a stream.
+    let out = watch(&["--emit", "/dev/null", "--workers", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("epoch 0 ["), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let out = watch(&["--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a run needs at least one worker"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Lines of a child's stderr as they come.
 fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead as _;

@@ -266,6 +266,8 @@ pub(super) struct Emitter {
     pub len: u64,
     /// Whether the CSV header still has to be written (first bytes of the stream).
     pub needs_header: bool,
+    /// Whether the target is a regular file (cut back and synced), not a device or a pipe.
+    regular: bool,
 }
 
 impl Emitter {
@@ -278,6 +280,21 @@ impl Emitter {
     ) -> Result<Emitter, WatchError> {
         let mut file = None;
         if let Some(EmitTarget::File(path)) = &target {
+            if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+                // A device or a pipe (`--emit /dev/null`, a FIFO): written as a stream; it
+                // cannot be cut back or made durable, so a restart cannot resume it exactly.
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_err(path))?;
+                return Ok(Emitter {
+                    target,
+                    file: Some(f),
+                    len: committed,
+                    needs_header: format == ChangeFormat::Csv,
+                    regular: false,
+                });
+            }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(io_err(dir))?;
             }
@@ -305,6 +322,7 @@ impl Emitter {
             file,
             len: committed,
             needs_header: committed == 0 && format == ChangeFormat::Csv,
+            regular: true,
         })
     }
 
@@ -322,7 +340,9 @@ impl Emitter {
                     std::process::abort();
                 }
                 f.write_all(bytes).map_err(io_err(path))?;
-                f.sync_data().map_err(io_err(path))?;
+                if self.regular {
+                    f.sync_data().map_err(io_err(path))?;
+                }
             }
             (Some(EmitTarget::Stdout), _) => {
                 let stdout = std::io::stdout();
