@@ -366,6 +366,17 @@ pub fn import(args: ImportArgs) -> Result<ExitCode> {
             args.from.default_kind()
         );
     }
+    // As in `run`: pairing applies to unidirectional flow records only; elsewhere --biflow
+    // would silently do nothing.
+    if args.biflow.is_some()
+        && !(matches!(args.from, Preset::Nfdump | Preset::Silk) && kind == Kind::Flows)
+    {
+        return Err(crate::usage(format!(
+            "--biflow pairs the two directions of unidirectional flow records (nfdump, silk); \
+             {} records are already bidirectional: leave --biflow out",
+            args.from
+        )));
+    }
     let opts = PresetOptions {
         strict: args.strict,
         tz: args

@@ -1194,3 +1194,24 @@ fn count_distinct_of_an_address_instance_counts_addresses() {
     assert_eq!(got[0], "srcadr,peers,matches\n10.0.0.5,3,4\n10.0.0.6,1,2\n");
     assert_eq!(got[0], got[1]);
 }
+
+#[test]
+fn import_refuses_biflow_for_bidirectional_presets() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("conn.log");
+    std::fs::write(&log, "#separator \\x09\n#fields\tts\tuid\n").expect("write log");
+    let out = Command::new(flowpat_bin())
+        .args(["import", "--from", "zeek", "--biflow", "60s"])
+        .arg(&log)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("flowpat import");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("zeek records are already bidirectional"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out").exists());
+}
