@@ -64,7 +64,7 @@ pub use self::state::{
 };
 use self::state::{Action, Emitter, FileRecord, IdRecord, StateDoc, STATE_FILE, STATE_VERSION};
 pub use self::wake::Notifier;
-use crate::datum::{Datum, Row};
+use crate::datum::{Datum, FastState, Row};
 use crate::load::files::detect_format_as;
 use crate::load::networks::Networks;
 use crate::load::{self, FileEntry, FileFormat, FileTable, LoadError, LoadReport, ReadOptions};
@@ -550,7 +550,7 @@ pub struct Watch {
     networks_seen: Option<Observation>,
     networks_candidate: Option<Candidate>,
     /// Current multiplicity of every result row, per plan.
-    current: Vec<HashMap<Row, i64>>,
+    current: Vec<HashMap<Row, i64, FastState>>,
     max_time: Option<i64>,
     committed: Option<Epoch>,
     results_name: Option<String>,
@@ -586,7 +586,7 @@ struct Retired {
     sets: Vec<ResultSet>,
     headers: Vec<Vec<String>>,
     file_cells: Vec<Vec<(usize, usize)>>,
-    current: Vec<HashMap<Row, i64>>,
+    current: Vec<HashMap<Row, i64, FastState>>,
     /// For each new plan, the old plan of the same name.
     map: Vec<Option<usize>>,
     /// Old plans whose name is gone; change index `new plans + k` is `gone[k]`.
@@ -746,7 +746,7 @@ impl Watch {
             networks_fingerprint,
             networks_seen: None,
             networks_candidate: None,
-            current: vec![HashMap::new(); n_plans],
+            current: vec![HashMap::default(); n_plans],
             max_time: None,
             committed: None,
             results_name: None,
@@ -1569,7 +1569,7 @@ impl Watch {
             sets: std::mem::replace(&mut self.sets, sets),
             headers: std::mem::replace(&mut self.headers, headers),
             file_cells: std::mem::replace(&mut self.file_cells, file_cells),
-            current: std::mem::replace(&mut self.current, vec![HashMap::new(); n_plans]),
+            current: std::mem::replace(&mut self.current, vec![HashMap::default(); n_plans]),
             map,
             gone,
         }
@@ -1593,7 +1593,7 @@ impl Watch {
         for rows in &mut self.current {
             rows.retain(|_, count| *count != 0);
         }
-        let empty = HashMap::new();
+        let empty = HashMap::default();
         let mut moved = Vec::new();
         for (q, new) in self.current.iter().enumerate() {
             let old = retired.map[q].map_or(&empty, |op| &retired.current[op]);
