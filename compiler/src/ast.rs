@@ -181,6 +181,19 @@ pub enum AggFunc {
     Max,
 }
 
+impl AggFunc {
+    /// The function as the language spells it (`count distinct`).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::CountDistinct => "count distinct",
+            AggFunc::Sum => "sum",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+        }
+    }
+}
+
 /// `name = func arg;`
 #[derive(Clone, Debug, PartialEq)]
 pub struct Aggregate {

@@ -174,13 +174,7 @@ impl Printer {
                 self.line(depth, &format!("group by {}", by.join(", ")));
                 for a in &g.aggregates {
                     self.comments_before(a.span.start, depth + 1);
-                    let func = match a.func {
-                        ast::AggFunc::Count => "count",
-                        ast::AggFunc::CountDistinct => "count distinct",
-                        ast::AggFunc::Sum => "sum",
-                        ast::AggFunc::Min => "min",
-                        ast::AggFunc::Max => "max",
-                    };
+                    let func = a.func.keyword();
                     let arg = a
                         .arg
                         .as_ref()

@@ -684,13 +684,7 @@ impl fmt::Display for JoinPlan {
                 by.join(", ")
             )?;
             for a in &g.aggregates {
-                let func = match a.func {
-                    AggFunc::Count => "count",
-                    AggFunc::CountDistinct => "count distinct",
-                    AggFunc::Sum => "sum",
-                    AggFunc::Min => "min",
-                    AggFunc::Max => "max",
-                };
+                let func = a.func.keyword();
                 let arg = a
                     .arg
                     .as_ref()

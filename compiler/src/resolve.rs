@@ -694,13 +694,7 @@ impl Resolver<'_, '_> {
                     ..
                 }) if self.instance_value(attr).is_some() => {
                     let entity = self.instance_value(attr).expect("checked by the guard");
-                    let func = match a.func {
-                        AggFunc::Count => "count",
-                        AggFunc::CountDistinct => "count distinct",
-                        AggFunc::Sum => "sum",
-                        AggFunc::Min => "min",
-                        AggFunc::Max => "max",
-                    };
+                    let func = a.func.keyword();
                     let attrs: Vec<String> = entity
                         .attributes()
                         .iter()

@@ -313,13 +313,7 @@ impl fmt::Display for Program {
         for r in &self.rules {
             let mut head: Vec<String> = r.head_vars.iter().map(|v| n(v).to_string()).collect();
             for a in &r.aggregate {
-                let func = match a.func {
-                    crate::ast::AggFunc::Count => "count",
-                    crate::ast::AggFunc::CountDistinct => "count distinct",
-                    crate::ast::AggFunc::Sum => "sum",
-                    crate::ast::AggFunc::Min => "min",
-                    crate::ast::AggFunc::Max => "max",
-                };
+                let func = a.func.keyword();
                 let arg = a
                     .arg
                     .as_ref()
