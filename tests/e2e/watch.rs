@@ -857,6 +857,39 @@ fn emit_to_a_device_streams_and_zero_workers_is_a_usage_error() {
     );
 }
 
+#[test]
+fn a_file_contradicting_its_named_format_stops_the_first_look() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    std::fs::write(
+        flows.join("capture.binetflow"),
+        "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,Label\n\
+         2011/08/10 09:46:53.047277,3550.182373,udp,212.50.71.179,39678,  <->,147.32.84.229,13363,CON,0,0,12,875,413,flow=Background\n",
+    )
+    .expect("write");
+    let networks = dir.path().join("networks.csv");
+    std::fs::write(&networks, "147.32.0.0/16,internal\n").expect("write");
+    let out = Command::new(flowpat_bin())
+        .arg("watch")
+        .arg(pattern_path("exfiltration"))
+        .arg("--flows")
+        .arg(&flows)
+        .args(["--flows-format", "zeek", "--networks"])
+        .arg(&networks)
+        .args(["--emit", "/dev/null", "--once"])
+        .output()
+        .expect("flowpat watch");
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "capture.binetflow: given as zeek text, but it looks like Argus/CTU binetflow CSV"
+        ),
+        "{stderr}"
+    );
+}
+
 /// Lines of a child's stderr as they come.
 fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead as _;

@@ -1150,6 +1150,16 @@ impl Watch {
                 }
             }
             if let Err(e) = self.entry(key.0, &key.1, path, FileId(0)) {
+                // A file whose content contradicts the format named for it (or a text format
+                // named for a Parquet file) will not become readable by waiting: on the first
+                // look it stops the watch as it stops `run`; later it is refused and named.
+                let contradicts = matches!(
+                    e,
+                    LoadError::WrongTextFormat { .. } | LoadError::NotText { .. }
+                );
+                if contradicts && self.committed.is_none() {
+                    return Err(WatchError::Load(e));
+                }
                 self.candidates.insert(
                     key.clone(),
                     Candidate {
@@ -1157,14 +1167,20 @@ impl Watch {
                         refused: true,
                     },
                 );
-                self.note(
-                    &mut out.notes,
+                let text = if contradicts {
+                    format!(
+                        "error: {}:{} refused: {e}; it is read again when it changes",
+                        key.0.name(),
+                        key.1
+                    )
+                } else {
                     format!(
                         "{}:{} is not readable yet ({e}); it is retried when it changes",
                         key.0.name(),
                         key.1
-                    ),
-                );
+                    )
+                };
+                self.note(&mut out.notes, text);
                 continue;
             }
             self.candidates.remove(key);
