@@ -305,7 +305,10 @@ fn describe(err: &pest::error::Error<Rule>, region: &str) -> (usize, String, Str
 /// What a user would type for a rule; `None` for rules that only add noise.
 fn rule_name(rule: Rule) -> Option<&'static str> {
     Some(match rule {
-        Rule::EOI => "end of file",
+        // Both are only ever expected at the top level: at the start of a file, or after a
+        // complete item.
+        Rule::EOI => "`search`, `use`, `define`, `param` or end of file",
+        Rule::file => "`search`, `use`, `define` or `param`",
         Rule::semi => "`;`",
         Rule::item | Rule::search => "`search`",
         Rule::use_decl => "`use`",
