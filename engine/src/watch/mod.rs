@@ -719,7 +719,12 @@ impl Watch {
             Some(spec) => Cluster::start_distributed(spec, &opts, plans.clone(), &networks)?,
             None => Cluster::start(opts.workers, plans.clone(), Arc::new(networks), opts.read)?,
         };
-        let emitter = Emitter::open(opts.emit.clone(), committed_bytes, opts.format)?;
+        let emitter = Emitter::open(
+            opts.emit.clone(),
+            committed_bytes,
+            opts.format,
+            opts.state.is_some(),
+        )?;
         let mut own_paths = Vec::new();
         if let Some(dir) = &opts.state {
             own_paths.extend(std::fs::canonicalize(dir).ok());

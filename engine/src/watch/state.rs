@@ -266,17 +266,21 @@ pub(super) struct Emitter {
     pub len: u64,
     /// Whether the CSV header still has to be written (first bytes of the stream).
     pub needs_header: bool,
-    /// Whether the target is a regular file (cut back and synced), not a device or a pipe.
-    regular: bool,
+    /// Whether writes are synced: a regular file under a state folder (not a device or a
+    /// pipe, and not a watch whose restarts start over).
+    sync: bool,
 }
 
 impl Emitter {
     /// Opens the emit target; a file is cut back to `committed` bytes (what the last commit
-    /// recorded; 0 for a new stream).
+    /// recorded; 0 for a new stream). With `durable` (a state folder records commits) every
+    /// write is synced before the commit that counts it; without, a restart starts over and
+    /// nothing waits for the disk.
     pub fn open(
         target: Option<EmitTarget>,
         committed: u64,
         format: ChangeFormat,
+        durable: bool,
     ) -> Result<Emitter, WatchError> {
         let mut file = None;
         if let Some(EmitTarget::File(path)) = &target {
@@ -292,7 +296,7 @@ impl Emitter {
                     file: Some(f),
                     len: committed,
                     needs_header: format == ChangeFormat::Csv,
-                    regular: false,
+                    sync: false,
                 });
             }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -322,7 +326,7 @@ impl Emitter {
             file,
             len: committed,
             needs_header: committed == 0 && format == ChangeFormat::Csv,
-            regular: true,
+            sync: durable,
         })
     }
 
@@ -340,7 +344,7 @@ impl Emitter {
                     std::process::abort();
                 }
                 f.write_all(bytes).map_err(io_err(path))?;
-                if self.regular {
+                if self.sync {
                     f.sync_data().map_err(io_err(path))?;
                 }
             }
