@@ -368,6 +368,20 @@ fn counts(results: &BTreeMap<&'static str, Results>) -> [usize; 6] {
 }
 
 /// Runs `flowpat` expecting failure or success; returns the output.
+/// `flowpat import --from FROM INPUT --out OUT EXTRA…`, as arguments.
+fn import_args(from: &str, input: &Path, out: &Path, extra: &[&str]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "import".into(),
+        "--from".into(),
+        from.into(),
+        input.into(),
+        "--out".into(),
+        out.into(),
+    ];
+    args.extend(extra.iter().map(OsString::from));
+    args
+}
+
 fn flowpat_output(args: &[OsString]) -> Output {
     Command::new(flowpat_bin())
         .args(args)
@@ -1107,17 +1121,12 @@ fn import_keeps_identities_of_the_text() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("imported");
-    flowpat(&[
-        OsString::from("import"),
-        "--from".into(),
-        "zeek".into(),
-        conn.clone().into(),
-        "--out".into(),
-        out.clone().into(),
-        "--max-rows-per-file".into(),
-        "100".into(),
-        "--quiet".into(),
-    ]);
+    flowpat(&import_args(
+        "zeek",
+        &conn,
+        &out,
+        &["--max-rows-per-file", "100", "--quiet"],
+    ));
     let parts = files_in(&out, |n| n.ends_with(".parquet"));
     let names: Vec<String> = parts
         .iter()
@@ -1179,14 +1188,7 @@ fn import_keeps_identities_of_the_text() {
     }
 
     // A second import into the same folder is refused rather than mixed in.
-    let again = flowpat_output(&[
-        OsString::from("import"),
-        "--from".into(),
-        "zeek".into(),
-        conn.into(),
-        "--out".into(),
-        out.into(),
-    ]);
+    let again = flowpat_output(&import_args("zeek", &conn, &out, &[]));
     assert_eq!(again.status.code(), Some(3));
 }
 
@@ -1238,17 +1240,12 @@ fn import_events_and_growing_json() {
     }
     std::fs::write(&log, text).expect("writing the log");
     let out = dir.path().join("flows");
-    flowpat(&[
-        OsString::from("import"),
-        "--from".into(),
-        "zeek".into(),
-        log.clone().into(),
-        "--out".into(),
-        out.clone().into(),
-        "--compression".into(),
-        "snappy".into(),
-        "--quiet".into(),
-    ]);
+    flowpat(&import_args(
+        "zeek",
+        &log,
+        &out,
+        &["--compression", "snappy", "--quiet"],
+    ));
     let parts = files_in(&out, |n| n.ends_with(".parquet"));
     assert_eq!(parts.len(), 2);
     let (_, first) = source_columns(&parts[0]);
@@ -1271,15 +1268,7 @@ fn import_events_and_growing_json() {
     }
     std::fs::write(&short, lines).expect("writing the short log");
     let short_out = dir.path().join("short-flows");
-    flowpat(&[
-        OsString::from("import"),
-        "--from".into(),
-        "zeek".into(),
-        short.into(),
-        "--out".into(),
-        short_out.clone().into(),
-        "--quiet".into(),
-    ]);
+    flowpat(&import_args("zeek", &short, &short_out, &["--quiet"]));
     let parts = files_in(&short_out, |n| n.ends_with(".parquet"));
     assert_eq!(parts.len(), 1);
     let file = std::fs::File::open(&parts[0]).expect("opening the part");
@@ -1300,27 +1289,14 @@ fn import_events_and_growing_json() {
         return;
     };
     let events_dir = dir.path().join("events");
-    flowpat(&[
-        OsString::from("import"),
-        "--from".into(),
-        "suricata".into(),
-        "--kind".into(),
-        "events".into(),
-        eve.clone().into(),
-        "--out".into(),
-        events_dir.clone().into(),
-        "--quiet".into(),
-    ]);
+    flowpat(&import_args(
+        "suricata",
+        &eve,
+        &events_dir,
+        &["--kind", "events", "--quiet"],
+    ));
     let flows_dir = dir.path().join("eve-flows");
-    flowpat(&[
-        OsString::from("import"),
-        "--from".into(),
-        "suricata".into(),
-        eve.clone().into(),
-        "--out".into(),
-        flows_dir.clone().into(),
-        "--quiet".into(),
-    ]);
+    flowpat(&import_args("suricata", &eve, &flows_dir, &["--quiet"]));
     let imported = Archive::flows("", vec![flows_dir], PRIVATE).events("", vec![events_dir]);
     let direct =
         Archive::flows("suricata", vec![eve.clone()], PRIVATE).events("suricata", vec![eve]);
@@ -1471,14 +1447,7 @@ fn zeek_notices_without_destination_are_not_events() {
 
     // The import writes no event with a null destination: here, none at all.
     let out_dir = dir.path().join("events");
-    let out = flowpat_output(&[
-        OsString::from("import"),
-        "--from".into(),
-        "zeek-notice".into(),
-        notices.clone().into(),
-        "--out".into(),
-        out_dir.clone().into(),
-    ]);
+    let out = flowpat_output(&import_args("zeek-notice", &notices, &out_dir, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -1540,14 +1509,7 @@ fn folders_leave_out_files_that_are_not_data() {
 
     // import: the CTU folder's labels.config is left out, nothing is malformed.
     let parts = dir.path().join("flows");
-    let out = flowpat_output(&[
-        OsString::from("import"),
-        "--from".into(),
-        "zeek".into(),
-        ctu.clone().into(),
-        "--out".into(),
-        parts.clone().into(),
-    ]);
+    let out = flowpat_output(&import_args("zeek", &ctu, &parts, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -1657,14 +1619,7 @@ fn a_named_format_the_file_contradicts_is_an_error() {
 
     // import: refused before any part file is written.
     let out_dir = dir.path().join("flows");
-    let out = flowpat_output(&[
-        OsString::from("import"),
-        "--from".into(),
-        "argus".into(),
-        conn.clone().into(),
-        "--out".into(),
-        out_dir.clone().into(),
-    ]);
+    let out = flowpat_output(&import_args("argus", &conn, &out_dir, &[]));
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
