@@ -298,7 +298,10 @@ fn report_epoch(epoch: &EpochReport, quiet: bool, hooks: &Hooks) {
 
 fn report_poll(outcome: &PollOutcome, quiet: bool, hooks: &Hooks) {
     for note in &outcome.notes {
-        eprintln!("{note}");
+        // Plain notes (`note: …`) go with --quiet, as in `run`; problems are always said.
+        if !(quiet && note.starts_with("note: ")) {
+            eprintln!("{note}");
+        }
     }
     for epoch in &outcome.epochs {
         report_epoch(epoch, quiet, hooks);

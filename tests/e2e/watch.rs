@@ -842,12 +842,24 @@ fn emit_to_a_device_streams_and_zero_workers_is_a_usage_error() {
             .output()
             .expect("flowpat watch")
     };
-    // `/dev/null` cannot be cut back or synced: it is written as a stream.
+    // `/dev/null` cannot be cut back or synced: it is written as a stream. A README beside
+    // the parts is left out as not data, said once (not with --quiet).
+    std::fs::write(root.join("flows").join("README.txt"), "about these flows\n").expect("write");
     let out = watch(&["--emit", "/dev/null", "--workers", "1"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("epoch 0 ["), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("README.txt left out of the flows folder as not data")
+            .count(),
+        1,
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
+    let quiet = watch(&["--emit", "/dev/null", "--quiet"]);
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("README.txt"));
     let out = watch(&["--workers", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

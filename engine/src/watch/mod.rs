@@ -1060,8 +1060,21 @@ impl Watch {
                 Kind::Events => self.opts.events.clone(),
             };
             for path in given {
-                let listed = match load::list_files(std::slice::from_ref(&path)) {
-                    Ok(listed) => listed,
+                let listed = match load::list_files_noting(std::slice::from_ref(&path)) {
+                    Ok(listing) => {
+                        // Said once per file, as `run` says it once per run.
+                        for skipped in &listing.not_data {
+                            self.note(
+                                notes,
+                                format!(
+                                    "note: {} left out of the {} folder as not data (name the file to read it)",
+                                    skipped.display(),
+                                    kind.name()
+                                ),
+                            );
+                        }
+                        listing.files
+                    }
                     Err(LoadError::NoMatch { .. }) => continue,
                     Err(e) => {
                         self.note(
