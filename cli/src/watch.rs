@@ -985,10 +985,14 @@ pub fn results(args: ResultsArgs) -> Result<ExitCode> {
             ResultsFormat::Csv => "csv",
             ResultsFormat::Jsonl => "jsonl",
         };
+        let stems = pattern_stems(&args.state);
         for set in &snapshot.patterns {
             let mut text = Vec::new();
             write_results(&snapshot, std::slice::from_ref(set), args.format, &mut text)?;
-            let name = file_name(&set.pattern);
+            let name = stems
+                .get(&set.pattern)
+                .cloned()
+                .unwrap_or_else(|| file_name(&set.pattern));
             write_atomically(&path.join(format!("{name}.{extension}")), &text)?;
         }
     } else {
@@ -997,6 +1001,45 @@ pub fn results(args: ResultsArgs) -> Result<ExitCode> {
         write_atomically(path, &text)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file names `run --out DIR/` gives each pattern (the pattern file's stem, with the
+/// pattern's name appended when one file holds several), from the pattern texts the state
+/// records; a pattern not found there is named by [`file_name`].
+fn pattern_stems(state: &Path) -> BTreeMap<String, String> {
+    let mut stems = BTreeMap::new();
+    let Ok(sources) = watch::recorded_patterns(state) else {
+        return stems;
+    };
+    for source in sources.iter().filter(|s| s.root) {
+        let mut map = compiler::source::SourceMap::new();
+        let id = map.add(source.path.display().to_string(), source.text.clone());
+        let (Some(file), _) = compiler::syntax::parse(map.get(id)) else {
+            continue;
+        };
+        let names: Vec<&str> = file
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                compiler::ast::Item::Search(search) => Some(search.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        let stem = source
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "results".into());
+        for name in &names {
+            let file_name = if names.len() <= 1 {
+                stem.clone()
+            } else {
+                format!("{stem}-{}", name.replace(' ', "-"))
+            };
+            stems.entry(name.to_string()).or_insert(file_name);
+        }
+    }
+    stems
 }
 
 /// A pattern's name as a file name: letters, digits, `-`, `_` and `.` kept, anything else `-`.

@@ -902,6 +902,77 @@ fn a_file_contradicting_its_named_format_stops_the_first_look() {
     );
 }
 
+#[test]
+fn results_out_folder_matches_run_out_folder_file_for_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("archive");
+    let arg = |p: &Path| p.to_str().expect("utf-8 path").to_string();
+    flowpat(&[
+        "generate",
+        "--rows",
+        "3000",
+        "--seed",
+        "5",
+        "--files",
+        "2",
+        "--out",
+        &arg(&root),
+    ]);
+    let patterns = workspace_root().join("patterns");
+    let common = [
+        "--flows".to_string(),
+        arg(&root.join("flows")),
+        "--events".to_string(),
+        arg(&root.join("events")),
+        "--networks".to_string(),
+        arg(&root.join("networks.csv")),
+        "--quiet".to_string(),
+    ];
+    let state = dir.path().join("state");
+    let mut watch = vec!["watch".to_string(), arg(&patterns)];
+    watch.extend(common.iter().cloned());
+    watch.extend(["--once", "--emit", "/dev/null", "--workers", "1", "--state"].map(String::from));
+    watch.push(arg(&state));
+    flowpat(&watch);
+    let (from_state, from_run) = (dir.path().join("results/"), dir.path().join("run/"));
+    flowpat(&[
+        "results",
+        "--state",
+        &arg(&state),
+        "--format",
+        "csv",
+        "--out",
+        &arg(&from_state),
+    ]);
+    let mut run = vec!["run".to_string(), arg(&patterns)];
+    run.extend(common.iter().cloned());
+    run.extend(["--format", "csv", "--out"].map(String::from));
+    run.push(arg(&from_run));
+    flowpat(&run);
+    let names = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let listed = names(&from_run);
+    assert_eq!(listed.len(), 6, "{listed:?}");
+    assert!(
+        listed.contains(&"exfiltration.csv".to_string()),
+        "{listed:?}"
+    );
+    assert_eq!(names(&from_state), listed);
+    for name in &listed {
+        assert_eq!(
+            std::fs::read(from_state.join(name)).expect("results file"),
+            std::fs::read(from_run.join(name)).expect("run file"),
+            "{name}"
+        );
+    }
+}
+
 /// Lines of a child's stderr as they come.
 fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead as _;
