@@ -173,62 +173,6 @@ impl Vals {
     }
 }
 
-/// A fast, non-cryptographic hasher (the multiply-rotate scheme of rustc's `FxHasher`) for
-/// maps keyed by rows the engine itself built (`watch`'s current results): no untrusted keys,
-/// and SipHash made every resize of a million-row map a pause of its own.
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl std::hash::Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-    #[inline]
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-    #[inline]
-    fn write_u128(&mut self, n: u128) {
-        self.add(n as u64);
-        self.add((n >> 64) as u64);
-    }
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        // hashbrown takes its control byte from the top bits: fold the low bits up.
-        self.0.rotate_left(26)
-    }
-}
-
-/// [`std::hash::BuildHasher`] of [`FastHasher`].
-pub type FastState = std::hash::BuildHasherDefault<FastHasher>;
+/// Hasher state for maps keyed by rows the engine itself built (`watch`'s current results):
+/// no untrusted keys, and SipHash made every resize of a million-row map a pause of its own.
+pub type FastState = foldhash::fast::FixedState;

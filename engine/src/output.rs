@@ -112,15 +112,9 @@ impl Cell {
 
     /// The printed form (CSV, table).
     pub fn text(&self) -> String {
-        match self {
-            Cell::Null => String::new(),
-            Cell::UInt(n) => n.to_string(),
-            Cell::Int(n) => n.to_string(),
-            Cell::Time(t) => format_time(*t),
-            Cell::Seconds(us) => seconds_text(*us),
-            Cell::Decimal(s) | Cell::Text(s) => s.clone(),
-            Cell::Bool(b) => b.to_string(),
-        }
+        let mut out = String::new();
+        self.write_text(&mut out);
+        out
     }
 }
 
