@@ -1,7 +1,7 @@
 //! `flowpat run`: compile, read, run, print.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -273,6 +273,20 @@ pub fn setup(args: &mut RunArgs) -> Result<Option<Setup>> {
     }))
 }
 
+/// The file name (without extension) of one pattern's results in an `--out DIR/`: the
+/// pattern file's stem, with the pattern's name appended when the file holds several.
+pub fn output_stem(file: &Path, pattern: &str, patterns_in_file: usize) -> String {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "results".into());
+    if patterns_in_file <= 1 {
+        stem
+    } else {
+        format!("{stem}-{}", pattern.replace(' ', "-"))
+    }
+}
+
 /// The note for files left out of `flag`'s folders as not data (`SOURCE.md`, `README.txt`,
 /// `labels.config`: see [`engine::load::is_not_data_name`]), naming the first five.
 pub fn not_data_note(flag: &str, skipped: &[PathBuf]) -> Option<String> {
@@ -470,16 +484,8 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
             std::fs::create_dir_all(path)
                 .with_context(|| format!("creating {}", path.display()))?;
             for ((file, _), set) in compiled.patterns.iter().zip(&results) {
-                let stem = file
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_else(|| "results".into());
                 let in_file = compiled.patterns.iter().filter(|(f, _)| f == file).count();
-                let name = if in_file <= 1 {
-                    stem
-                } else {
-                    format!("{stem}-{}", set.pattern.replace(' ', "-"))
-                };
+                let name = output_stem(file, &set.pattern, in_file);
                 output::write_file(
                     &[set],
                     args.format,

@@ -1025,18 +1025,10 @@ fn pattern_stems(state: &Path) -> BTreeMap<String, String> {
                 _ => None,
             })
             .collect();
-        let stem = source
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "results".into());
         for name in &names {
-            let file_name = if names.len() <= 1 {
-                stem.clone()
-            } else {
-                format!("{stem}-{}", name.replace(' ', "-"))
-            };
-            stems.entry(name.to_string()).or_insert(file_name);
+            stems
+                .entry(name.to_string())
+                .or_insert_with(|| crate::run::output_stem(&source.path, name, names.len()));
         }
     }
     stems
