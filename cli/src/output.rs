@@ -524,7 +524,12 @@ pub fn write_file(
         }
         buf.flush()?;
     }
-    // Temporary files are private (0600); a result file is an ordinary file (0644).
+    persist_result(tmp, path)
+}
+
+/// Renames a finished temporary file to `path` as an ordinary result file: temporary files
+/// are private (0600), a result file is 0644.
+pub fn persist_result(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -1057,9 +1057,7 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)?;
-    tmp.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::output::persist_result(tmp, path)
 }
 
 /// Writes the results of `sets` (patterns of `snapshot`). CSV is one block per pattern, each

@@ -970,6 +970,22 @@ fn results_out_folder_matches_run_out_folder_file_for_file() {
             std::fs::read(from_run.join(name)).expect("run file"),
             "{name}"
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |d: &Path| {
+                std::fs::metadata(d.join(name))
+                    .expect("metadata")
+                    .permissions()
+                    .mode()
+                    & 0o777
+            };
+            assert_eq!(
+                (mode(&from_state), mode(&from_run)),
+                (0o644, 0o644),
+                "{name}"
+            );
+        }
     }
 }
 
