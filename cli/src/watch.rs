@@ -971,13 +971,29 @@ impl PatternWatch {
 pub fn results(args: ResultsArgs) -> Result<ExitCode> {
     let snapshot = watch::read_results(&args.state)
         .with_context(|| format!("reading the watch state in {}", args.state.display()))?;
+    let patterns = snapshot.patterns.len();
+    let folder = args.out.as_deref().is_some_and(|p| {
+        p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/') || p.extension().is_none()
+    });
+    if patterns > 1 && args.format == ResultsFormat::Csv && !folder {
+        // As `run` refuses it: CSV blocks with different headers, one after another, are
+        // not one CSV document.
+        return Err(crate::usage(format!(
+            "the state holds {patterns} patterns, whose CSV would be {patterns} documents one after another, \
+             which no reader can tell apart: give --out DIR/ for one file per pattern, \
+             or use --format jsonl (one object per row, with a `pattern` field) or --format table"
+        )));
+    }
     let Some(path) = &args.out else {
         let mut text = Vec::new();
         write_results(&snapshot, &snapshot.patterns, args.format, &mut text)?;
         crate::output::stdout().write_all(&text)?;
         return Ok(ExitCode::SUCCESS);
     };
-    if path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') {
+    if path.is_dir()
+        || path.as_os_str().to_string_lossy().ends_with('/')
+        || (folder && patterns > 1)
+    {
         // One file per pattern, named after it, as `run --out DIR/` writes them.
         std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
         let extension = match args.format {

@@ -378,6 +378,9 @@ fn spawn_watch(root: &Path, crash: Option<&str>) -> Child {
         .arg(root.join("changes.jsonl"));
     cmd.args(["--poll", "15", "--workers", "2", "--quiet"])
         .env_remove("FLOWPAT_CRASH_AT")
+        // Small results logs become new bases, so that commits both append to the log and
+        // write bases.
+        .env("FLOWPAT_RESULTS_LOG_MIN", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(point) = crash {
@@ -506,14 +509,36 @@ fn crashes_lose_and_repeat_no_change() {
         .collect();
     assert!(epochs.len() >= 5, "changes in most epochs: {epochs:?}");
     // `results` prints what `run` prints.
-    let results = flowpat(&[
-        "results",
-        "--state",
-        &root.join("state").display().to_string(),
-        "--format",
-        "jsonl",
-    ]);
-    assert_eq!(results, run);
+    let results = |root: &Path| {
+        flowpat(&[
+            "results",
+            "--state",
+            &root.join("state").display().to_string(),
+            "--format",
+            "jsonl",
+        ])
+    };
+    assert_eq!(results(root), run);
+    // Six patterns' CSV on stdout would be six documents in one: refused, as `run` does.
+    let csv = Command::new(flowpat_bin())
+        .args(["results", "--format", "csv", "--state"])
+        .arg(root.join("state"))
+        .output()
+        .expect("flowpat results");
+    assert_eq!(csv.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&csv.stderr).contains("give --out DIR/"));
+    // The results were committed both as log entries and as new bases: with
+    // `FLOWPAT_RESULTS_LOG_MIN=0` a log becomes a new base once it outgrows the old one (here
+    // epochs 1, 3, 4 and 5 are logged, 2 and 6 write bases).
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("state/state.json")).expect("state"),
+    )
+    .expect("json");
+    assert_ne!(doc["results"], "results-0.json", "a later base was written");
+    assert!(
+        !root.join("state/results-0.json").exists(),
+        "the old base is gone"
+    );
 
     for point in [
         "mid-emit:0",
@@ -524,15 +549,20 @@ fn crashes_lose_and_repeat_no_change() {
         "after-state:5",
         "after-emit:6",
     ] {
-        let (stream, restarts, _dir) = drive(&scenario, Interrupt::Hook(point));
+        let (stream, restarts, dir) = drive(&scenario, Interrupt::Hook(point));
         assert_eq!(restarts, 1, "{point}: the hook crashed the watch once");
         assert!(
             stream == reference,
             "{point}: the emit file differs from the uninterrupted run's: {}",
             first_difference(&stream, &reference)
         );
+        assert_eq!(
+            results(dir.path()),
+            run,
+            "{point}: results after the restart"
+        );
     }
-    let (stream, restarts, _dir) = drive(
+    let (stream, restarts, dir) = drive(
         &scenario,
         Interrupt::Kill(&[(0, 0), (2, 3), (4, 12), (5, 30)]),
     );
@@ -541,6 +571,11 @@ fn crashes_lose_and_repeat_no_change() {
         stream == reference,
         "kill -9: the emit file differs from the uninterrupted run's: {}",
         first_difference(&stream, &reference)
+    );
+    assert_eq!(
+        results(dir.path()),
+        run,
+        "kill -9: results after the restarts"
     );
 }
 

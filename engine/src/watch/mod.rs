@@ -361,6 +361,13 @@ pub enum StateMismatch {
         /// Bytes found.
         found: u64,
     },
+    /// The results log is shorter than the committed length: it was edited or replaced.
+    LogShorter {
+        /// Committed bytes.
+        committed: u64,
+        /// Bytes found.
+        found: u64,
+    },
 }
 
 impl std::fmt::Display for StateMismatch {
@@ -376,6 +383,7 @@ impl std::fmt::Display for StateMismatch {
             StateMismatch::Emit { recorded, given } => write!(f, "the state was written with --emit {}, not {}", opt(recorded), opt(given)),
             StateMismatch::Retain { recorded, given } => write!(f, "the state was written with --retain {recorded:?} µs, not {given:?} µs"),
             StateMismatch::EmitShorter { committed, found } => write!(f, "the emit file has {found} bytes but {committed} were committed; it was changed by someone else"),
+            StateMismatch::LogShorter { committed, found } => write!(f, "the results log has {found} bytes but {committed} were committed; it was changed by someone else"),
         }
     }
 }
@@ -526,6 +534,32 @@ enum SortPart<'a> {
     Value(&'a Datum),
 }
 
+/// The sort key of `row`, with file ids named by `names[kind][id]`.
+fn row_sort_key<'a>(row: &'a Row, names: &'a [Vec<String>; 2]) -> Vec<SortPart<'a>> {
+    let display = |kind: Kind, id: FileId| {
+        names[kind.index()]
+            .get(id.0 as usize)
+            .map(String::as_str)
+            .unwrap_or("")
+    };
+    row.iter()
+        .map(|d| match d {
+            Datum::Conn(c) => SortPart::Record(display(Kind::Flows, c.id.file), c.id.row),
+            Datum::Event(e) => SortPart::Record(display(Kind::Events, e.id.file), e.id.row),
+            other => SortPart::Value(other),
+        })
+        .collect()
+}
+
+/// Results logs shorter than this are never compacted into a new base; the test hook
+/// `FLOWPAT_RESULTS_LOG_MIN` sets another size.
+fn log_compact_min() -> u64 {
+    std::env::var("FLOWPAT_RESULTS_LOG_MIN")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 20)
+}
+
 /// A running watch: the dataflow, what it has ingested and the current results.
 pub struct Watch {
     plans: Arc<Vec<Arc<JoinPlan>>>,
@@ -553,7 +587,14 @@ pub struct Watch {
     current: Vec<HashMap<Row, i64, FastState>>,
     max_time: Option<i64>,
     committed: Option<Epoch>,
+    /// The results base of the state folder, its size, and the committed length of its log.
     results_name: Option<String>,
+    results_base_bytes: u64,
+    results_log_bytes: u64,
+    /// Write a new results base at the next commit (the base is of an older layout).
+    compact_next: bool,
+    /// The log never becomes a new base while shorter than this.
+    log_compact_min: u64,
     emitter: Emitter,
     /// After a restart: what the replayed inputs give minus what was committed (the changes
     /// of files that went or changed while stopped), added to the next epoch's changes.
@@ -755,6 +796,10 @@ impl Watch {
             max_time: None,
             committed: None,
             results_name: None,
+            results_base_bytes: 0,
+            results_log_bytes: 0,
+            compact_next: false,
+            log_compact_min: log_compact_min(),
             emitter,
             carry: BTreeMap::new(),
             pending: None,
@@ -916,8 +961,13 @@ impl Watch {
         self.max_time = doc.max_time;
         self.committed = doc.epoch;
         self.results_name = doc.results.clone();
+        self.results_log_bytes = doc.results_log_bytes;
         self.pending = doc.pending.clone();
         let dir = self.opts.state.clone().unwrap_or_default();
+        if let Some(name) = &doc.results {
+            self.results_base_bytes = std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+            state::truncate_log(&dir, name, doc.results_log_bytes)?;
+        }
         if let Some(epoch) = doc.epoch {
             // Every recorded file stays ingested; the ones whose content is gone or changed are
             // not fed, so the next epoch (their removal or replacement, or the one redone)
@@ -951,10 +1001,8 @@ impl Watch {
             }
             self.max_time = self.max_time.max(loaded.max_time);
             let sealed = self.cluster.seal(self.cutoff())?;
-            let committed = match &doc.results {
-                Some(name) => state::read_committed(&dir, name)?.rows,
-                None => Vec::new(),
-            };
+            let (committed, sorted) = state::committed_rows(&dir, &doc)?;
+            self.compact_next = !sorted;
             for (p, row, _time, diff) in sealed.updates {
                 *self.carry.entry((p, row)).or_default() += diff as i64;
             }
@@ -966,13 +1014,15 @@ impl Watch {
             }
             self.carry.retain(|_, d| *d != 0);
         }
-        // Results files of epochs that never committed.
+        // Results bases (and logs) of epochs that never committed.
+        let log = doc.results.as_deref().map(state::log_name);
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 if name.starts_with("results-")
-                    && name.ends_with(".json")
+                    && (name.ends_with(".json") || name.ends_with(".log"))
                     && Some(&name) != doc.results.as_ref()
+                    && Some(&name) != log.as_ref()
                 {
                     let _ = std::fs::remove_file(entry.path());
                 }
@@ -1334,6 +1384,7 @@ impl Watch {
                 .collect(),
             files: self.live.values().cloned().collect(),
             results: self.results_name.clone(),
+            results_log_bytes: self.results_log_bytes,
             pending,
             pattern_sources: self.pattern_sources.clone(),
         }
@@ -1553,7 +1604,6 @@ impl Watch {
         let t_apply = started.elapsed();
         keyed.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
         let changes: Vec<Change> = keyed.into_iter().map(|(.., c)| c).collect();
-        drop(moved);
         let causes = causes.into_iter().map(|c| c.text).collect();
         // The `-` lines of patterns that are gone are written with their old columns.
         if let Some(old) = &retired {
@@ -1562,7 +1612,15 @@ impl Watch {
             }
         }
         let t_sort = started.elapsed();
-        let report = self.finish_epoch(epoch, causes, changes, loads, problems, started);
+        let report = self.finish_epoch(
+            epoch,
+            causes,
+            changes,
+            (&moved, replanned),
+            loads,
+            problems,
+            started,
+        );
         if std::env::var_os("FLOWPAT_EPOCH_PHASES").is_some() {
             // Where an epoch's time goes (bench/README.md): cumulative milliseconds.
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -1651,11 +1709,13 @@ impl Watch {
     }
 
     /// Emits and commits an epoch's changes.
+    #[allow(clippy::too_many_arguments)]
     fn finish_epoch(
         &mut self,
         epoch: Epoch,
         causes: Vec<String>,
         changes: Vec<Change>,
+        (moved, replanned): (&[(usize, Row, i64, i64)], bool),
         loads: Vec<LoadReport>,
         problems: Vec<String>,
         started: Instant,
@@ -1668,27 +1728,12 @@ impl Watch {
         self.crash(CrashStage::AfterEmit, epoch);
         self.committed = Some(epoch);
         if let Some(dir) = self.opts.state.clone() {
-            let name = format!("results-{epoch}.json");
-            let rows = self
-                .current
-                .iter()
-                .enumerate()
-                .flat_map(|(p, rows)| {
-                    rows.iter()
-                        .map(move |(row, count)| (p, row.clone(), *count))
-                })
-                .collect();
-            let bytes = serde_json::to_vec(&state::CommittedResults {
-                snapshot: self.snapshot(),
-                rows,
-            })
-            .expect("results serialise");
-            state::write_atomic(&dir.join(&name), &bytes)?;
+            let old = self.commit_results(&dir, epoch, moved, replanned)?;
             self.crash(CrashStage::AfterResults, epoch);
-            let old = self.results_name.replace(name.clone());
             self.write_state(None)?;
             self.crash(CrashStage::AfterState, epoch);
-            if let Some(old) = old.filter(|old| *old != name) {
+            if let Some(old) = old {
+                let _ = std::fs::remove_file(dir.join(state::log_name(&old)));
                 let _ = std::fs::remove_file(dir.join(old));
             }
         }
@@ -1758,15 +1803,7 @@ impl Watch {
     }
 
     fn sort_key<'a>(&'a self, row: &'a Row) -> Vec<SortPart<'a>> {
-        row.iter()
-            .map(|d| match d {
-                Datum::Conn(c) => SortPart::Record(self.display(Kind::Flows, c.id.file), c.id.row),
-                Datum::Event(e) => {
-                    SortPart::Record(self.display(Kind::Events, e.id.file), e.id.row)
-                }
-                other => SortPart::Value(other),
-            })
-            .collect()
+        row_sort_key(row, &self.names)
     }
 
     /// The file changes of this epoch that touch the row's records; all of them (shortened)
@@ -1830,30 +1867,104 @@ impl Watch {
 
     /// The current results of every pattern, printed and sorted as `run` sorts them.
     pub fn snapshot(&self) -> ResultsSnapshot {
-        let patterns = self
-            .current
+        self.snapshot_of(&self.sorted_rows())
+    }
+
+    /// Every plan's current rows with their counts, sorted as `run` sorts them.
+    fn sorted_rows(&self) -> Vec<Vec<(&Row, i64)>> {
+        self.current
             .iter()
-            .enumerate()
-            .map(|(p, rows)| {
+            .map(|rows| {
                 let mut keyed: Vec<(Vec<SortPart<'_>>, &Row, i64)> = rows
                     .iter()
                     .map(|(row, count)| (self.sort_key(row), row, *count))
                     .collect();
-                keyed.sort_by(|a, b| a.0.cmp(&b.0));
-                PatternResults {
-                    pattern: self.plans[p].pattern.clone(),
-                    header: self.headers[p].clone(),
-                    rows: keyed
-                        .into_iter()
-                        .map(|(_, row, count)| self.cells(p, row, count))
-                        .collect(),
-                }
+                keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                keyed
+                    .into_iter()
+                    .map(|(_, row, count)| (row, count))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn snapshot_of(&self, sorted: &[Vec<(&Row, i64)>]) -> ResultsSnapshot {
+        let patterns = sorted
+            .iter()
+            .enumerate()
+            .map(|(p, rows)| PatternResults {
+                pattern: self.plans[p].pattern.clone(),
+                header: self.headers[p].clone(),
+                rows: rows
+                    .iter()
+                    .map(|(row, count)| self.cells(p, row, *count))
+                    .collect(),
             })
             .collect();
         ResultsSnapshot {
             epoch: self.committed,
             patterns,
         }
+    }
+
+    /// Records the committed epoch's results in the state folder: its changes appended to the
+    /// results log, or a new base when the log has outgrown the base (or there is none, or
+    /// the patterns changed).
+    fn commit_results(
+        &mut self,
+        dir: &Path,
+        epoch: Epoch,
+        moved: &[(usize, Row, i64, i64)],
+        replanned: bool,
+    ) -> Result<Option<String>, WatchError> {
+        let compact = self.compact_next
+            || replanned
+            || self.results_name.is_none()
+            || self.results_log_bytes > self.results_base_bytes.max(self.log_compact_min);
+        if !compact {
+            if !moved.is_empty() {
+                let entry = state::LogEntry {
+                    epoch,
+                    changes: moved
+                        .iter()
+                        .map(|(p, row, _, new)| {
+                            let cells = (*new != 0).then(|| self.cells(*p, row, *new));
+                            (*p, row, *new, cells)
+                        })
+                        .collect(),
+                };
+                let name = self.results_name.as_deref().unwrap_or_default();
+                self.results_log_bytes += state::append_log(dir, name, &entry)?;
+            }
+            return Ok(None);
+        }
+        let name = format!("results-{epoch}.json");
+        let sorted = self.sorted_rows();
+        let rows = sorted
+            .iter()
+            .enumerate()
+            .flat_map(|(p, rows)| {
+                rows.iter()
+                    .map(move |(row, count)| (p, (*row).clone(), *count))
+            })
+            .collect();
+        let bytes = serde_json::to_vec(&state::CommittedResults {
+            snapshot: self.snapshot_of(&sorted),
+            rows,
+            sorted: true,
+        })
+        .expect("results serialise");
+        drop(sorted);
+        state::write_atomic(&dir.join(&name), &bytes)?;
+        // A log left by an epoch that never committed.
+        let _ = std::fs::remove_file(dir.join(state::log_name(&name)));
+        self.results_base_bytes = bytes.len() as u64;
+        self.results_log_bytes = 0;
+        self.compact_next = false;
+        Ok(self
+            .results_name
+            .replace(name.clone())
+            .filter(|old| *old != name))
     }
 
     /// The change lines of an epoch in `format` (with the CSV header first if `header`).

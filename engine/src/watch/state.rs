@@ -1,11 +1,15 @@
 //! What `--state DIR` keeps, and the emit file whose committed length it records.
 //!
 //! The commit protocol of one epoch, in order: append the epoch's change lines to the emit
-//! file and fsync it; write `results-<epoch>.json` (the current results, for `flowpat
-//! results`); write `state.json` (temporary file, fsync, rename, fsync of the folder); delete
-//! the previous results file. `state.json` is the commit point: it names the last committed
-//! epoch, the emit file's length after it, the results file, every ingested file with its
-//! fingerprint, the networks text and the retention clock. Before an epoch starts, the same
+//! file and fsync it; append the epoch's changes to the current results to the results log
+//! (`results-<base>.log`, fsync), or, when the log has grown past its base (or the patterns
+//! changed), write a new base `results-<epoch>.json` (the complete current results) with an
+//! empty log; write `state.json` (temporary file, fsync, rename, fsync of the folder); delete
+//! the previous base and log after a new base. So an epoch costs time in proportion to its
+//! changes, not to all the results (a rewrite of the base every so often doubles that at
+//! most). `state.json` is the commit point: it names the last committed epoch, the emit
+//! file's length after it, the results base and the log's length after it, every ingested
+//! file with its fingerprint, the networks text and the retention clock. Before an epoch starts, the same
 //! document is written with the epoch's intended actions (`pending`), so that after a crash
 //! the restart re-runs exactly that epoch instead of regrouping files that arrived meanwhile.
 //! A crash anywhere therefore leaves either the old commit (the emit file is cut back to its
@@ -84,8 +88,12 @@ pub(super) struct StateDoc {
     pub max_time: Option<i64>,
     pub ids: Vec<IdRecord>,
     pub files: Vec<FileRecord>,
-    /// Name of the results file of the committed epoch, in the state folder.
+    /// Name of the results base (complete results of some epoch up to the committed one), in
+    /// the state folder; its log ([`log_name`]) holds the changes of the epochs after it.
     pub results: Option<String>,
+    /// Committed length of the results log (absent in states written before there was one).
+    #[serde(default)]
+    pub results_log_bytes: u64,
     /// The epoch under way when this was written, if any.
     pub pending: Option<Vec<Action>>,
     /// The pattern files (and `use`d files) the committed plans were compiled from; absent in
@@ -181,18 +189,200 @@ pub(super) struct CommittedResults {
     #[serde(flatten)]
     pub snapshot: ResultsSnapshot,
     /// `(plan, row, matches)`.
-    pub rows: Vec<(usize, Row, i64)>,
+    pub rows: PlanRows,
+    /// Whether `rows` are in the order of the snapshot's rows, plan by plan (so the printed
+    /// cells of a row are known); not so in states written before the results log.
+    #[serde(default)]
+    pub sorted: bool,
+}
+
+/// One committed epoch's changes to the current results: a line of a results log.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct LogEntry<R> {
+    pub epoch: Epoch,
+    /// `(plan, row, matches after, printed cells after)`; a row that went away has 0 matches
+    /// and no cells.
+    pub changes: Vec<(usize, R, i64, Option<Vec<String>>)>,
+}
+
+/// The log that follows the results base `results`.
+pub(super) fn log_name(results: &str) -> String {
+    format!("{}.log", results.strip_suffix(".json").unwrap_or(results))
+}
+
+/// The committed entries of the log after base `results`: its first `bytes` bytes.
+fn read_log(dir: &Path, results: &str, bytes: u64) -> Result<Vec<LogEntry<Row>>, WatchError> {
+    if bytes == 0 {
+        return Ok(Vec::new());
+    }
+    let path = dir.join(log_name(results));
+    let mut file = File::open(&path).map_err(io_err(&path))?;
+    let found = file.metadata().map_err(io_err(&path))?.len();
+    if found < bytes {
+        return Err(WatchError::StateMismatch {
+            path,
+            what: StateMismatch::LogShorter {
+                committed: bytes,
+                found,
+            },
+        });
+    }
+    let mut buf = Vec::with_capacity(bytes as usize);
+    (&mut file)
+        .take(bytes)
+        .read_to_end(&mut buf)
+        .map_err(io_err(&path))?;
+    buf.split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_slice(line).map_err(|source| WatchError::BadState {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Cuts the log after base `results` back to its committed `bytes` (a crash may have left an
+/// uncommitted entry), before a restart appends to it.
+pub(super) fn truncate_log(dir: &Path, results: &str, bytes: u64) -> Result<(), WatchError> {
+    let path = dir.join(log_name(results));
+    match OpenOptions::new().write(true).open(&path) {
+        Ok(file) => {
+            let found = file.metadata().map_err(io_err(&path))?.len();
+            if found < bytes {
+                return Err(WatchError::StateMismatch {
+                    path,
+                    what: StateMismatch::LogShorter {
+                        committed: bytes,
+                        found,
+                    },
+                });
+            }
+            file.set_len(bytes).map_err(io_err(&path))?;
+            file.sync_all().map_err(io_err(&path))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && bytes == 0 => Ok(()),
+        Err(source) => Err(WatchError::Io { path, source }),
+    }
+}
+
+/// Appends one entry to the log after base `results` and syncs it; returns its length in bytes.
+pub(super) fn append_log(
+    dir: &Path,
+    results: &str,
+    entry: &LogEntry<&Row>,
+) -> Result<u64, WatchError> {
+    let path = dir.join(log_name(results));
+    let mut line = serde_json::to_vec(entry).expect("a log entry serialises");
+    line.push(b'\n');
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    file.write_all(&line).map_err(io_err(&path))?;
+    file.sync_data().map_err(io_err(&path))?;
+    Ok(line.len() as u64)
+}
+
+/// Result rows as `(plan, row, matches)`.
+pub(super) type PlanRows = Vec<(usize, Row, i64)>;
+
+/// The committed result rows of a state (its base with the log applied), and whether the
+/// base's rows were sorted (a base written before the log was not).
+pub(super) fn committed_rows(dir: &Path, doc: &StateDoc) -> Result<(PlanRows, bool), WatchError> {
+    let Some(name) = &doc.results else {
+        return Ok((Vec::new(), true));
+    };
+    let base: CommittedResults = read_json(dir, name)?;
+    let log = read_log(dir, name, doc.results_log_bytes)?;
+    if log.is_empty() {
+        return Ok((base.rows, base.sorted));
+    }
+    let mut rows: std::collections::HashMap<(usize, Row), i64> = base
+        .rows
+        .into_iter()
+        .map(|(p, row, count)| ((p, row), count))
+        .collect();
+    for entry in log {
+        for (p, row, count, _) in entry.changes {
+            if count == 0 {
+                rows.remove(&(p, row));
+            } else {
+                rows.insert((p, row), count);
+            }
+        }
+    }
+    Ok((
+        rows.into_iter().map(|((p, row), c)| (p, row, c)).collect(),
+        base.sorted,
+    ))
+}
+
+/// The printed results of a state: the base's, with the log's changes applied and every
+/// pattern's rows sorted again as `run` sorts them.
+fn current_results(
+    base: CommittedResults,
+    log: Vec<LogEntry<Row>>,
+    doc: &StateDoc,
+) -> ResultsSnapshot {
+    let mut snapshot = base.snapshot;
+    snapshot.epoch = doc.epoch;
+    if log.is_empty() {
+        return snapshot;
+    }
+    let mut names: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for rec in &doc.ids {
+        let names = &mut names[rec.kind.index()];
+        let idx = rec.id as usize;
+        if names.len() <= idx {
+            names.resize(idx + 1, String::new());
+        }
+        names[idx] = rec.display.clone();
+    }
+    let mut rows: Vec<std::collections::HashMap<Row, Vec<String>>> =
+        vec![Default::default(); snapshot.patterns.len()];
+    let mut next = vec![0usize; snapshot.patterns.len()];
+    for (p, row, _) in base.rows {
+        if let Some(cells) = snapshot
+            .patterns
+            .get_mut(p)
+            .and_then(|r| r.rows.get_mut(next[p]))
+        {
+            rows[p].insert(row, std::mem::take(cells));
+            next[p] += 1;
+        }
+    }
+    for entry in log {
+        for (p, row, count, cells) in entry.changes {
+            let Some(rows) = rows.get_mut(p) else {
+                continue;
+            };
+            match cells.filter(|_| count != 0) {
+                Some(cells) => rows.insert(row, cells),
+                None => rows.remove(&row),
+            };
+        }
+    }
+    for (pattern, rows) in snapshot.patterns.iter_mut().zip(rows) {
+        let (rows, cells): (Vec<Row>, Vec<Vec<String>>) = rows.into_iter().unzip();
+        let mut order: Vec<(Vec<super::SortPart<'_>>, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, row)| (super::row_sort_key(row, &names), k))
+            .collect();
+        order.sort_unstable();
+        let mut cells: Vec<Option<Vec<String>>> = cells.into_iter().map(Some).collect();
+        pattern.rows = order.iter().filter_map(|(_, k)| cells[*k].take()).collect();
+    }
+    snapshot
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T, WatchError> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
     serde_json::from_str(&text).map_err(|source| WatchError::BadState { path, source })
-}
-
-/// Reads the results file a state document names, rows included.
-pub(super) fn read_committed(dir: &Path, name: &str) -> Result<CommittedResults, WatchError> {
-    read_json(dir, name)
 }
 
 /// The current results recorded in a state folder by a running or finished `watch`.
@@ -206,13 +396,17 @@ pub fn read_results(state_dir: &Path) -> Result<ResultsSnapshot, WatchError> {
                 path: state_dir.to_path_buf(),
             });
         };
-        let Some(name) = doc.results else {
+        let Some(name) = doc.results.clone() else {
             return Ok(ResultsSnapshot {
                 epoch: None,
                 patterns: Vec::new(),
             });
         };
-        match read_json::<ResultsSnapshot>(state_dir, &name) {
+        let read = read_json::<CommittedResults>(state_dir, &name).and_then(|base| {
+            let log = read_log(state_dir, &name, doc.results_log_bytes)?;
+            Ok(current_results(base, log, &doc))
+        });
+        match read {
             Ok(snapshot) => return Ok(snapshot),
             Err(e) => last = Some(e),
         }
