@@ -569,18 +569,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 params: parse_params(&params)?,
             };
             let set = patterns::compile_files(&files, &options)?;
+            // A file with nothing in it (or only comments) is a mistake `run` would refuse as
+            // "no patterns to run", not a pattern that checks out.
+            let empty: Vec<&PathBuf> = files
+                .iter()
+                .filter(|f| {
+                    set.sources.find(&f.display().to_string()).is_some_and(|src| {
+                        matches!(compiler::syntax::parse(src), (Some(file), _) if file.items.is_empty())
+                    })
+                })
+                .collect();
+            for file in &empty {
+                eprintln!(
+                    "error: {} holds no `search`, `define` or `param`: nothing to check",
+                    file.display()
+                );
+            }
             match format {
                 DiagFormat::Human => {
                     eprint!("{}", patterns::render_diagnostics(&set, patterns::color()));
-                    let errors = set.diagnostics.iter().filter(|d| !d.is_warning()).count();
-                    let warnings = set.diagnostics.len() - errors;
+                    let errors =
+                        set.diagnostics.iter().filter(|d| !d.is_warning()).count() + empty.len();
+                    let warnings = set.diagnostics.iter().filter(|d| d.is_warning()).count();
                     eprintln!("checked {} file(s): {} pattern(s) ok, {errors} error(s), {warnings} warning(s)", files.len(), set.patterns.len());
                 }
                 DiagFormat::Json => {
                     write!(output::stdout(), "{}", patterns::diagnostics_json(&set))?
                 }
             }
-            Ok(if set.has_errors() {
+            Ok(if set.has_errors() || !empty.is_empty() {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

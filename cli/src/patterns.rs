@@ -193,9 +193,8 @@ pub fn render_diagnostics(set: &CompiledSet, color: bool) -> String {
     for d in &set.diagnostics {
         let span = d.span();
         let src = set.sources.get(span.source);
-        let (line, col) = set.sources.line_col(span.source, span.start);
-        let named =
-            miette::NamedSource::new(format!("{}:{line}:{col}", src.name), src.text.clone());
+        // (miette prints the label's line and column after the name.)
+        let named = miette::NamedSource::new(src.name.clone(), src.text.clone());
         let report = miette::Report::new(d.clone()).with_source_code(named);
         let mut text = String::new();
         if handler.render_report(&mut text, report.as_ref()).is_err() {

@@ -1055,6 +1055,33 @@ fn exit_codes_follow_the_readme() {
         1,
         "error(s)",
     );
+    // The location once (`file:line:col`), not twice.
+    let out = flowpat_output(&["check".to_string(), broken.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken.pattern:2:17]"), "{stderr}");
+    assert!(!stderr.contains("broken.pattern:2:17:"), "{stderr}");
+    // A file that ends mid-pattern: the caret is after the last thing written.
+    let cut = dir.path().join("cut.pattern");
+    std::fs::write(
+        &cut,
+        "search x is\n   instance a : NetworkAddress where disposition = \"gov\";\n\n",
+    )
+    .expect("write");
+    let out = flowpat_output(&["check".to_string(), cut.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expected `end`, found end of file")
+            && stderr.contains("cut.pattern:2:58]"),
+        "{stderr}"
+    );
+    // An empty file checks out as nothing: an error, as `run` refuses it.
+    let empty = dir.path().join("empty.pattern");
+    std::fs::write(&empty, "// nothing yet\n").expect("write");
+    expect(
+        flowpat_output(&["check".to_string(), empty.display().to_string()]),
+        1,
+        "holds no `search`, `define` or `param`: nothing to check",
+    );
     // … but not for `diff`, whose 1 means "they differ".
     let mut args = vec![
         "diff".to_string(),

@@ -45,7 +45,12 @@ pub fn parse(source: &Source) -> (Option<ast::File>, Vec<SyntaxError>) {
                 break;
             }
             Err(err) => {
-                let (pos, expected, found) = describe(&err, region);
+                let (mut pos, expected, found) = describe(&err, region);
+                if region[pos.min(region.len())..].trim().is_empty() {
+                    // At the end of the file: point just after the last thing written, where
+                    // the missing text goes, not at the empty line after it.
+                    pos = pos.min(region.trim_end().len());
+                }
                 let len = found_len(region, pos);
                 let span = Span::new(source.id, offset + pos, offset + pos + len);
                 if let Some(keyword) = miscased_keyword(&region[pos..pos + len]) {
