@@ -1632,6 +1632,130 @@ fn a_named_format_the_file_contradicts_is_an_error() {
     assert!(!out_dir.exists());
 }
 
+/// A Zeek TSV log as Zeek's JSON writer prints it: one object a record, names as in `#fields`,
+/// unset and empty fields left out, `T`/`F` as booleans, numbers as written, sets and vectors
+/// as arrays, other values as strings (a `\xNN` escape stays text, as Zeek writes it).
+fn zeek_tsv_as_json(tsv: &str) -> String {
+    let (mut names, mut types): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+    let mut out = String::new();
+    for line in tsv.lines() {
+        if let Some(rest) = line.strip_prefix("#fields\t") {
+            names = rest.split('\t').collect();
+        } else if let Some(rest) = line.strip_prefix("#types\t") {
+            types = rest.split('\t').collect();
+        } else if !line.is_empty() && !line.starts_with('#') {
+            let members: Vec<String> = names
+                .iter()
+                .zip(&types)
+                .zip(line.split('\t'))
+                .filter(|(_, value)| *value != "-" && *value != "(empty)")
+                .map(|((name, ty), value)| {
+                    let json = match *ty {
+                        "bool" => (value == "T").to_string(),
+                        "count" | "int" | "port" | "double" | "time" | "interval" => {
+                            value.to_string()
+                        }
+                        t if t.starts_with("set[") || t.starts_with("vector[") => {
+                            serde_json::json!(value.split(',').collect::<Vec<_>>()).to_string()
+                        }
+                        _ => serde_json::json!(value).to_string(),
+                    };
+                    format!("{}:{json}", serde_json::json!(name))
+                })
+                .collect();
+            out.push_str(&format!("{{{}}}\n", members.join(",")));
+        }
+    }
+    out
+}
+
+/// A folder of Zeek JSON logs reads as the same folder of TSV logs does. JSON lines carry no
+/// `#path`, so each log's type is told from its fields: read as flows, `dns.log` and
+/// `notice.log` are logs of other types (not flows, not malformed), and read as notices so are
+/// `conn.log` and `dns.log`, with the same notes as for TSV, the same results, nothing refused
+/// when such a file is named directly, and nothing failing `--strict`.
+#[test]
+fn a_folder_of_zeek_json_logs_reads_like_its_tsv_logs() {
+    let Some(tsv) = data("slips-zeek-samples/test18-remcos-labeled") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("json");
+    std::fs::create_dir(&json).expect("creating the JSON folder");
+    for log in ["conn", "dns", "notice"] {
+        let file = format!("{log}.log.labeled");
+        let text = std::fs::read_to_string(tsv.join(&file)).expect("reading a sample log");
+        write(&json, &file, &zeek_tsv_as_json(&text));
+    }
+    let networks = write(dir.path(), "networks.csv", CTU);
+    let run = |flows: &Path, events: &[&Path], extra: &[&str]| {
+        let mut args: Vec<OsString> = vec![
+            "run".into(),
+            workspace_root().join("patterns").into(),
+            "--flows".into(),
+            flows.into(),
+            "--flows-format".into(),
+            "zeek".into(),
+            "--networks".into(),
+            networks.clone().into(),
+            "--format".into(),
+            "jsonl".into(),
+        ];
+        for events in events {
+            args.extend(["--events".into(), events.into()]);
+        }
+        if !events.is_empty() {
+            args.extend(["--events-format".into(), "zeek-notice".into()]);
+        }
+        args.extend(extra.iter().map(OsString::from));
+        let out = flowpat_output(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    };
+    // Each file's note, as printed for the folder (malformed lines' numbers differ: JSON logs
+    // have no header lines).
+    let notes = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.contains(".log.labeled: "))
+            .map(str::to_string)
+            .collect()
+    };
+    let (tsv_out, tsv_err) = run(&tsv, &[&tsv], &[]);
+    let (json_out, json_err) = run(&json, &[&json], &[]);
+    assert_eq!(json_out, tsv_out);
+    assert_eq!(notes(&json_err), notes(&tsv_err));
+    for note in [
+        "conn.log.labeled: 0 row(s) read, 766 record(s) of other types ignored",
+        "dns.log.labeled: 0 row(s) read, 22 record(s) of other types ignored",
+        "notice.log.labeled: 0 row(s) read, 2 record(s) of other types ignored",
+    ] {
+        assert!(json_err.lines().any(|l| l == note), "{note}\n{json_err}");
+    }
+    assert!(
+        json_err.contains("read 766 rows from 6 file(s);"),
+        "{json_err}"
+    );
+    assert!(!json_err.contains("zeek line"), "{json_err}");
+
+    // Named directly and under `--strict` alike: no flow from the dns or notice log, no
+    // malformed notice from the conn or dns log.
+    let (conn, dns, notice) = (
+        json.join("conn.log.labeled"),
+        json.join("dns.log.labeled"),
+        json.join("notice.log.labeled"),
+    );
+    for flows in [&dns, &notice] {
+        let (out, stderr) = run(flows, &[&conn, &dns], &["--strict", "--quiet"]);
+        assert_eq!((out.as_str(), stderr.as_str()), ("", ""));
+    }
+    let (out, stderr) = run(&conn, &[&conn, &dns], &["--strict"]);
+    // Named directly, the file prints as given.
+    assert_eq!(out.replace(&format!("{}/", json.display()), ""), tsv_out);
+    assert!(stderr.contains("read 766 rows from 3 file(s);"), "{stderr}");
+}
+
 // ---- real-world cases through text -------------------------------------------------------------
 
 /// Writes `text` as `name` in `dir`; returns the path.

@@ -459,6 +459,178 @@ fn zeek_notices_as_events() {
     assert_eq!(extra(&json, 0, "actions"), extra(&tsv, 0, "actions"));
 }
 
+// --- Zeek logs of other types ------------------------------------------------------------
+
+/// A `conn.log` line as Zeek's JSON writer prints it (zat's JSON sample).
+const CONN_JSON: &str = "{\"ts\":1575413096.052279,\"uid\":\"CH53301MTU21BMj2Bj\",\"id.orig_h\":\"10.18.20.97\",\"id.orig_p\":49187,\"id.resp_h\":\"10.18.20.8\",\"id.resp_p\":88,\"proto\":\"tcp\",\"service\":\"krb_tcp\",\"duration\":0.0012309551239013672,\"orig_bytes\":242,\"resp_bytes\":283,\"conn_state\":\"RSTR\",\"missed_bytes\":0,\"history\":\"ShADdFar\",\"orig_pkts\":4,\"orig_ip_bytes\":414,\"resp_pkts\":4,\"resp_ip_bytes\":455}\n";
+
+/// `dns.log` lines (Stratosphere's and Slips' rows as JSON; unset fields left out, as Zeek
+/// does). They carry `ts`, `uid`, `id.*` and even `proto`: read as conn records, they were
+/// flows with no bytes.
+const DNS_JSON: &str = concat!(
+    "{\"ts\":1596790164.509987,\"uid\":\"Cr01B21ezPdgDs60pb\",\"id.orig_h\":\"10.8.0.61\",\"id.orig_p\":35740,\"id.resp_h\":\"8.8.8.8\",\"id.resp_p\":53,\"proto\":\"udp\",\"trans_id\":1242,\"rtt\":0.017912,\"query\":\"infinitedata-pa.googleapis.com\",\"qclass\":1,\"qclass_name\":\"C_INTERNET\",\"qtype\":1,\"qtype_name\":\"A\",\"rcode\":0,\"rcode_name\":\"NOERROR\",\"AA\":false,\"TC\":false,\"RD\":true,\"RA\":true,\"Z\":0,\"answers\":[\"172.217.23.202\"],\"TTLs\":[299.0],\"rejected\":false}\n",
+    "{\"ts\":1677024250.148118,\"uid\":\"CyYZ9pbydD79wo9we\",\"id.orig_h\":\"192.168.1.107\",\"id.orig_p\":56510,\"id.resp_h\":\"224.0.0.252\",\"id.resp_p\":5355,\"proto\":\"udp\",\"trans_id\":48298,\"query\":\"nwin3\",\"qclass\":1,\"qclass_name\":\"C_INTERNET\",\"qtype\":255,\"qtype_name\":\"*\",\"AA\":false,\"TC\":false,\"RD\":false,\"RA\":false,\"Z\":0,\"rejected\":false}\n",
+);
+
+/// A `notice.log` line (with `proto` and `id.*`, so it too read as a flow).
+const NOTICE_JSON: &str = "{\"ts\":1714557600.0,\"uid\":\"CN1\",\"id.orig_h\":\"192.0.2.5\",\"id.orig_p\":50000,\"id.resp_h\":\"203.0.113.5\",\"id.resp_p\":443,\"proto\":\"tcp\",\"note\":\"SSL::Invalid_Server_Cert\",\"msg\":\"bad cert\",\"src\":\"192.0.2.5\",\"dst\":\"203.0.113.5\",\"p\":443,\"actions\":[\"Notice::ACTION_LOG\"],\"suppress_for\":3600.0}\n";
+
+/// A `weird.log` line (no `proto`: it was a malformed conn record).
+const WEIRD_JSON: &str = "{\"ts\":1714557601.0,\"uid\":\"CW1\",\"id.orig_h\":\"192.0.2.6\",\"id.orig_p\":50001,\"id.resp_h\":\"203.0.113.6\",\"id.resp_p\":80,\"name\":\"data_before_established\",\"notice\":false,\"peer\":\"zeek\",\"source\":\"TCP\"}\n";
+
+/// Reads `text`, then again with `--strict`, which must agree when nothing is malformed.
+fn read_text_both(preset: Preset, kind: Kind, text: &str) -> (Vec<RecordBatch>, TextReport) {
+    let (batches, report) = read_bytes(preset, kind, text.as_bytes(), &PresetOptions::default())
+        .unwrap_or_else(|err| panic!("{preset} {text}: {err}"));
+    if report.skipped == 0 {
+        let strict = PresetOptions {
+            strict: true,
+            ..PresetOptions::default()
+        };
+        let (_, strict) = read_bytes(preset, kind, text.as_bytes(), &strict)
+            .unwrap_or_else(|err| panic!("{preset} --strict {text}: {err}"));
+        assert_eq!(strict, report, "{preset} --strict {text}");
+    }
+    (batches, report)
+}
+
+fn other_types(n: u64) -> TextReport {
+    TextReport {
+        skipped_other_types: n,
+        ..TextReport::default()
+    }
+}
+
+#[test]
+fn zeek_json_logs_of_other_types_are_told_apart_by_their_fields() {
+    // As flows: a dns, notice or weird log gives no flow and no malformed line, even strict.
+    for (name, text, lines) in [
+        ("dns", DNS_JSON, 2),
+        ("notice", NOTICE_JSON, 1),
+        ("weird", WEIRD_JSON, 1),
+    ] {
+        let (batches, report) = read_text_both(Preset::Zeek, Kind::Flows, text);
+        assert!(
+            batches.is_empty(),
+            "{name}.log gave flows: {:?}",
+            flows(&batches)
+        );
+        assert_eq!(report, other_types(lines), "{name}.log as flows");
+    }
+    // As notices: a conn, dns or weird log is another log type, not malformed notices.
+    for (name, text, lines) in [
+        ("conn", CONN_JSON, 1),
+        ("dns", DNS_JSON, 2),
+        ("weird", WEIRD_JSON, 1),
+    ] {
+        let (batches, report) = read_text_both(Preset::ZeekNotice, Kind::Events, text);
+        assert!(batches.is_empty(), "{name}.log gave events");
+        assert_eq!(report, other_types(lines), "{name}.log as notices");
+    }
+    // Each log still reads as itself.
+    let (batches, report) = read_text_both(Preset::Zeek, Kind::Flows, CONN_JSON);
+    assert_eq!((report.records, report.skipped_other_types), (1, 0));
+    assert_eq!(
+        flows(&batches),
+        ["2019-12-03T22:44:56.052279Z..2019-12-03T22:44:56.053510Z 10.18.20.97:49187→10.18.20.8:88 proto=6 bs=414 br=455 ps=4 pr=4 svc=krb_tcp row=0"]
+    );
+    let (batches, report) = read_text_both(Preset::ZeekNotice, Kind::Events, NOTICE_JSON);
+    assert_eq!((report.records, report.skipped_other_types), (1, 0));
+    assert_eq!(
+        events(&batches),
+        ["2024-05-01T10:00:00.000000Z 192.0.2.5→203.0.113.5 sev=3 cat=notice sig=SSL::Invalid_Server_Cert row=0"]
+    );
+    // A record with no telling field is read as the log asked for.
+    let bare =
+        "{\"ts\":1,\"id.orig_h\":\"192.0.2.1\",\"id.resp_h\":\"192.0.2.2\",\"proto\":\"tcp\"}\n";
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, bare);
+    assert_eq!((report.records, report.skipped_other_types), (1, 0));
+}
+
+#[test]
+fn zeek_json_log_type_follows_its_first_object() {
+    // A recognised conn log: a later line lacking a needed field is malformed, as before —
+    // even one with a dns field, since a log's lines follow its first object.
+    let text = format!(
+        "{CONN_JSON}\
+         {{\"ts\":2,\"uid\":\"C2\",\"id.orig_h\":\"192.0.2.1\",\"id.resp_h\":\"192.0.2.2\",\"query\":\"x\"}}\n\
+         {{\"ts\":3,\"uid\":\"C3\",\"id.resp_h\":\"192.0.2.2\",\"proto\":\"tcp\",\"conn_state\":\"S0\"}}\n"
+    );
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &text);
+    assert_eq!(
+        (report.records, report.skipped, report.skipped_other_types),
+        (1, 2, 0)
+    );
+    assert_eq!(
+        problems(&report).iter().map(|p| p.0).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    // The lines of a log of another type are its own, even one that is no JSON object.
+    let text = format!("{DNS_JSON}{{\"ts\":3,\"query\n{DNS_JSON}");
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &text);
+    assert_eq!(report, other_types(5));
+    // A line's own `_path` decides for it.
+    let text = format!(
+        "{DNS_JSON}{}\n",
+        CONN_JSON
+            .trim_end()
+            .replace("{\"ts\"", "{\"_path\":\"conn\",\"ts\"")
+    );
+    let (batches, report) = read_text_both(Preset::Zeek, Kind::Flows, &text);
+    assert_eq!((report.records, report.skipped_other_types), (1, 2));
+    assert_eq!(
+        extra(&batches, 0, "uid").as_deref(),
+        Some("CH53301MTU21BMj2Bj")
+    );
+    let text = format!(
+        "{CONN_JSON}{}\n",
+        DNS_JSON
+            .lines()
+            .next()
+            .expect("a line")
+            .replace("{\"ts\"", "{\"_path\":\"dns\",\"ts\"")
+    );
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &text);
+    assert_eq!((report.records, report.skipped_other_types), (1, 1));
+    // After a TSV log, JSON lines are a new log, judged by their own first object.
+    let tsv_dns = "#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tquery\n\
+                   1714557701.000000\tCD1\t192.0.2.1\t5353\t192.0.2.53\t53\tudp\texample.org\n#close\t2024-05-01-11-00-00\n";
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &format!("{tsv_dns}{CONN_JSON}"));
+    assert_eq!((report.records, report.skipped_other_types), (1, 1));
+    let tsv_conn = "#separator \\x09\n#path\tconn\n#fields\tts\tid.orig_h\tid.resp_h\tproto\n\
+                    1714557700\t192.0.2.1\t192.0.2.2\ttcp\n#close\t2024-05-01-11-00-00\n";
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &format!("{tsv_conn}{DNS_JSON}"));
+    assert_eq!((report.records, report.skipped_other_types), (1, 2));
+}
+
+#[test]
+fn zeek_tsv_log_without_path_is_judged_by_its_fields() {
+    // The same rule as JSON: a log naming no `#path` is the type its `#fields` show.
+    let dns = "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\tquery\tqtype\n\
+               1714557701.000000\tCD1\t192.0.2.1\t5353\t192.0.2.53\t53\tudp\t7\texample.org\t1\n";
+    let (batches, report) = read_text_both(Preset::Zeek, Kind::Flows, dns);
+    assert!(batches.is_empty());
+    assert_eq!(report, other_types(1));
+    // A bare title line (no header at all) is judged the same way.
+    let notice = "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tnote\tmsg\n\
+                  1714557600.0\tCN1\t192.0.2.5\t50000\t203.0.113.5\t443\ttcp\tSSL::Invalid_Server_Cert\tbad cert\n";
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, notice);
+    assert_eq!(report, other_types(1));
+    let (_, report) = read_text_both(Preset::ZeekNotice, Kind::Events, notice);
+    assert_eq!((report.records, report.skipped_other_types), (1, 0));
+    // `#path` names the log whatever its fields (a conn log may carry a `note` column), and a
+    // new log (`#separator`) forgets the previous log's path.
+    let named = format!(
+        "#separator \\x09\n#path\tconn\n#fields\tts\tid.orig_h\tid.resp_h\tproto\tnote\n\
+         1714557700\t192.0.2.1\t192.0.2.2\ttcp\tx\n{}",
+        dns.replace("1714557701.000000\tCD1", "1714557702.000000\tCD2")
+    );
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &named);
+    assert_eq!((report.records, report.skipped_other_types), (1, 1));
+    let (_, report) = read_text_both(Preset::ZeekNotice, Kind::Events, &named);
+    assert_eq!(report, other_types(2));
+}
+
 // --- Suricata EVE -------------------------------------------------------------------------
 
 #[test]

@@ -6,9 +6,22 @@
 //! `#set_separator`, `#empty_field` and `#unset_field`; a new `#fields` line (another log appended)
 //! replaces the columns; `#close` and other `#` lines are ignored. A file whose first line is a
 //! bare `ts<TAB>uid<TAB>…` title (as `zeek-cut -c`-like tools print) uses it as `#fields`. A
-//! header-only or empty file yields no rows and no error. When a log names its path (`#path`,
-//! or `_path` in JSON) and it is not a `conn…` (`notice…`) log, its records are counted as other
-//! types.
+//! header-only or empty file yields no rows and no error.
+//!
+//! Other logs, one rule for both encodings: the records of a log of another type than the one
+//! read are counted as other types ([`TextReport::skipped_other_types`](super::TextReport)) —
+//! not malformed, not an error under `--strict` — so a folder of Zeek logs reads whole. A log is
+//! the type it names: a TSV log's `#path`, a JSON line's `_path` (a path not starting `conn`, or
+//! `notice`, is another type). A log that names none is the type its fields show: a TSV log's
+//! `#fields`, a JSON log's first object (the first after the start of the file or after a TSV
+//! header line, whose later lines follow it as a TSV log's records follow its header). A field
+//! only `conn.log` writes (`conn_state`, `history`, the packet and byte counters…) makes a conn
+//! log; else `note` a notice log; else a field only another standard Zeek log writes
+//! (`query`/`qtype` of `dns.log`, `method`/`uri` of `http.log`, `server_name` of `ssl.log`,
+//! `fuid` of `files.log`, `peer` of `weird.log`…) another log; a log with none of these is read
+//! as the log asked for. So a record of a log read as asked that lacks a needed field is
+//! malformed, as always. JSON logs concatenated into one file without `_path` are all judged by
+//! the first one's first object.
 //!
 //! Fields are found by name, never by position. Accepted spellings: `id.orig_h`, `id_orig_h`
 //! (`scope_sep` set to `_`), and the renamings of Zeek's `field-name-map` test (`src`, `src_port`,
@@ -88,8 +101,14 @@ pub(crate) struct ZeekParser {
     empty_field: String,
     unset_field: String,
     header: Option<Header>,
-    /// Whether the current TSV log's `#path` is another log type.
+    /// Whether the current TSV log is of another log type: as its `#path` says, else as its
+    /// `#fields` show.
     other_path: bool,
+    /// Whether the current TSV log named its path (`#path` since its `#separator`).
+    path_named: bool,
+    /// Whether the current JSON log is of another log type, once judged from its first object
+    /// that names no `_path`; `None` until then (and again after a TSV header line).
+    json_other: Option<bool>,
 }
 
 impl ZeekParser {
@@ -102,11 +121,18 @@ impl ZeekParser {
             unset_field: "-".to_string(),
             header: None,
             other_path: false,
+            path_named: false,
+            json_other: None,
         }
     }
 
     fn directive(&mut self, text: &str) {
+        // A TSV header line: JSON lines after it start a new JSON log.
+        self.json_other = None;
         if let Some(rest) = text.strip_prefix("#separator") {
+            // Zeek starts every log with `#separator`: a new log, which has named no path yet.
+            self.path_named = false;
+            self.other_path = false;
             let value = rest.strip_prefix([' ', '\t']).unwrap_or(rest);
             let separator = unescape_zeek(value);
             if !separator.is_empty() {
@@ -121,12 +147,19 @@ impl ZeekParser {
             "#set_separator" => {}
             "#empty_field" => self.empty_field = value.to_string(),
             "#unset_field" => self.unset_field = value.to_string(),
-            "#path" => self.other_path = !value.starts_with(self.log.path_prefix()),
+            "#path" => {
+                self.path_named = true;
+                self.other_path = !value.starts_with(self.log.path_prefix());
+            }
             "#fields" => {
                 let names: Vec<String> = value
                     .split(self.separator.as_str())
                     .map(str::to_string)
                     .collect();
+                if !self.path_named {
+                    self.other_path =
+                        Shape::of(names.iter().map(String::as_str)).is_other(self.log);
+                }
                 let bools = vec![false; names.len()];
                 self.header = Some(Header { names, bools });
             }
@@ -197,6 +230,11 @@ impl ZeekParser {
         let source_row = out.next_row();
         let members = match json::parse_line(text) {
             Ok(members) => members,
+            // A line of a log of another type is not ours to judge (as in a TSV log).
+            Err(_) if self.json_other == Some(true) => {
+                out.other_type();
+                return Ok(());
+            }
             Err(err) => {
                 return out.problem(
                     line,
@@ -204,6 +242,10 @@ impl ZeekParser {
                 )
             }
         };
+        if self.json_is_other(&members) {
+            out.other_type();
+            return Ok(());
+        }
         let mut names = Vec::with_capacity(members.len());
         let mut values = Vec::with_capacity(members.len());
         for (name, raw) in &members {
@@ -220,15 +262,24 @@ impl ZeekParser {
         }
         let mut fields = Fields::new(names, values);
         // `_path` says which log a multiplexed JSON stream line belongs to; it is not a column.
-        let path = fields.pick(&["_path"]);
-        if fields
-            .text(path)
-            .is_some_and(|path| !path.starts_with(self.log.path_prefix()))
-        {
-            out.other_type();
-            return Ok(());
-        }
+        fields.pick(&["_path"]);
         self.record(line, fields, source_row, out)
+    }
+
+    /// Whether a JSON record belongs to another log: by its own `_path` when it names one, else
+    /// by the shape of its log, judged once from the log's first object that names no path.
+    fn json_is_other(&mut self, members: &json::Members<'_>) -> bool {
+        let path = members
+            .iter()
+            .find(|(name, _)| name == "_path")
+            .and_then(|(_, raw)| json::value_text(raw, decode_zeek).ok().flatten());
+        if let Some(path) = path {
+            return !path.starts_with(self.log.path_prefix());
+        }
+        let log = self.log;
+        *self.json_other.get_or_insert_with(|| {
+            Shape::of(members.iter().map(|(name, _)| name.as_ref())).is_other(log)
+        })
     }
 
     fn record(
@@ -256,6 +307,141 @@ impl ZeekParser {
                 Ok(())
             }
             Err(problem) => out.problem(line, problem),
+        }
+    }
+}
+
+/// Which log a record's field names show it to be (for a log that names no path).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// It has a field only `conn.log` writes.
+    Conn,
+    /// No conn field, but `note`.
+    Notice,
+    /// Neither, but a field only another standard Zeek log writes.
+    Other,
+    /// Nothing telling: read as the log asked for.
+    Unknown,
+}
+
+/// Fields only `conn.log` writes. Zeek always writes `conn_state`, `missed_bytes` and the
+/// packet and IP byte counters, so every conn record it logs has some.
+const CONN_ONLY: &[&str] = &[
+    "conn_state",
+    "history",
+    "missed_bytes",
+    "orig_pkts",
+    "resp_pkts",
+    "orig_ip_bytes",
+    "resp_ip_bytes",
+    "orig_bytes",
+    "resp_bytes",
+    "ip_proto",
+];
+
+/// Fields that standard Zeek logs other than `conn.log` and `notice.log` write and those two
+/// never do, by log. Many of these logs carry `ts`, `uid`, `id.orig_h`… (and `dns.log` even
+/// `proto`), so without this they would read as connections.
+const OTHER_LOGS_ONLY: &[&str] = &[
+    // dns
+    "query",
+    "qtype",
+    "qclass",
+    "rcode",
+    "trans_id",
+    "AA",
+    "RD",
+    // http (`trans_depth` also smtp, sip)
+    "method",
+    "uri",
+    "status_code",
+    "trans_depth",
+    "user_agent",
+    "request_body_len",
+    "response_body_len",
+    // ssl, x509
+    "server_name",
+    "cipher",
+    "established",
+    "resumed",
+    "ssl_history",
+    "fingerprint",
+    "certificate.version",
+    "certificate.subject",
+    // ssh
+    "auth_success",
+    "auth_attempts",
+    "host_key",
+    // files (`fuid` also in notices: `note` decides first), smb_files, pe
+    "fuid",
+    "seen_bytes",
+    "total_bytes",
+    "mime_type",
+    "machine",
+    // smtp, ftp
+    "helo",
+    "mailfrom",
+    "rcptto",
+    "command",
+    "reply_code",
+    // dhcp, kerberos, ntlm, rdp, sip, snmp, syslog, dce_rpc, smb_mapping, mysql, tunnel, ntp
+    "msg_types",
+    "lease_time",
+    "assigned_addr",
+    "request_type",
+    "domainname",
+    "server_nb_computer_name",
+    "cookie",
+    "security_protocol",
+    "call_id",
+    "community",
+    "get_requests",
+    "facility",
+    "endpoint",
+    "named_pipe",
+    "share_type",
+    "cmd",
+    "tunnel_type",
+    "stratum",
+    // weird, stats, capture_loss, telemetry (`peer`), loaded_scripts (`name`), reporter,
+    // packet_filter, known_hosts/services, software, intel, signatures, dpd/analyzer
+    "peer",
+    "addl",
+    "name",
+    "message",
+    "filter",
+    "host",
+    "port_num",
+    "software_type",
+    "seen.indicator",
+    "sig_id",
+    "failure_reason",
+];
+
+impl Shape {
+    /// The shape of a log (or record) with these field names: a conn field wins, then `note`.
+    fn of<'n>(names: impl IntoIterator<Item = &'n str>) -> Shape {
+        let mut shape = Shape::Unknown;
+        for name in names {
+            if CONN_ONLY.contains(&name) {
+                return Shape::Conn;
+            }
+            if name == "note" {
+                shape = Shape::Notice;
+            } else if shape == Shape::Unknown && OTHER_LOGS_ONLY.contains(&name) {
+                shape = Shape::Other;
+            }
+        }
+        shape
+    }
+
+    /// Whether a log of this shape is clearly another type than `log`.
+    fn is_other(self, log: Log) -> bool {
+        match self {
+            Shape::Unknown => false,
+            Shape::Conn => log != Log::Conn,
+            Shape::Notice => log != Log::Notice,
+            Shape::Other => true,
         }
     }
 }
