@@ -324,25 +324,35 @@ fn write_csv_rows(
     if threads == 1 {
         return Ok(w.write_all(&format_chunk(rows)?)?);
     }
-    for wave in rows.chunks(CSV_CHUNK * threads) {
-        let pieces: Vec<Result<Vec<u8>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = wave
-                .chunks(CSV_CHUNK)
-                .map(|chunk| scope.spawn(move || format_chunk(chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a CSV writer thread panicked")))
-                })
-                .collect()
-        });
-        for piece in pieces {
+    // `threads` formatters for the whole set: formatter `t` takes chunks `t`, `t + threads`, …
+    // and hands each to the writer through its own short queue, which the writer reads in
+    // chunk order (threads started once, not per chunk: a new thread gets fresh heap pages).
+    let chunks: Vec<&[engine::output::ResultRow]> = rows.chunks(CSV_CHUNK).collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let mut queues = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(2);
+            let mine: Vec<&[engine::output::ResultRow]> =
+                chunks.iter().skip(t).step_by(threads).copied().collect();
+            let format_chunk = &format_chunk;
+            scope.spawn(move || {
+                for chunk in mine {
+                    // A closed queue: the writer stopped on an error.
+                    if tx.send(format_chunk(chunk)).is_err() {
+                        break;
+                    }
+                }
+            });
+            queues.push(rx);
+        }
+        for k in 0..chunks.len() {
+            let piece = queues[k % threads]
+                .recv()
+                .map_err(|_| anyhow::anyhow!("a CSV writer thread stopped"))?;
             w.write_all(&piece?)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Writes one result set in `format` to `w` (Parquet needs a file: use [`write_file`]).

@@ -222,19 +222,55 @@ fn aggregate_types(plan: &JoinPlan) -> Vec<ColumnType> {
     out
 }
 
-/// Sums multiplicities of equal rows, drops zeros, sorts.
+/// Sums multiplicities of equal rows, drops zeros, sorts (in place, without a second copy of
+/// the rows).
 pub fn consolidate(updates: impl IntoIterator<Item = (Row, i64)>) -> Vec<ResultRow> {
     let mut all: Vec<(Row, i64)> = updates.into_iter().collect();
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<ResultRow> = Vec::with_capacity(all.len());
-    for (values, count) in all {
-        match out.last_mut() {
-            Some(last) if last.values == values => last.count += count,
-            _ => out.push(ResultRow { values, count }),
+    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sum_equal_neighbours(&mut all);
+    all.into_iter()
+        .map(|(values, count)| ResultRow { values, count })
+        .collect()
+}
+
+/// Sums the counts of equal adjacent rows into the first and drops rows whose sum is zero.
+fn sum_equal_neighbours(rows: &mut Vec<(Row, i64)>) {
+    rows.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 += later.1;
         }
+        same
+    });
+    rows.retain(|r| r.1 != 0);
+}
+
+/// [`consolidate`] for rows that come as runs already consolidated and sorted (one per
+/// worker): merged in order, a row that several runs hold summed.
+pub fn merge_sorted(runs: Vec<Vec<(Row, i64)>>) -> Vec<ResultRow> {
+    let mut runs: Vec<Vec<(Row, i64)>> = runs.into_iter().filter(|r| !r.is_empty()).collect();
+    while runs.len() > 1 {
+        let b = runs.pop().expect("two runs");
+        let a = runs.pop().expect("two runs");
+        let mut merged = Vec::with_capacity(a.len() + b.len());
+        let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x.0 <= y.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            merged.push(if take_a { a.next() } else { b.next() }.expect("peeked"));
+        }
+        sum_equal_neighbours(&mut merged);
+        runs.insert(0, merged);
     }
-    out.retain(|r| r.count != 0);
-    out
+    runs.pop()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(values, count)| ResultRow { values, count })
+        .collect()
 }
 
 impl ResultSet {
@@ -569,6 +605,31 @@ pub fn json_line(pattern: &str, header: &[String], cells: &[Cell]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sorted_runs_merge_as_one_consolidation() {
+        let row = |n: i128| vec![Datum::Int(n)];
+        let runs = vec![
+            consolidate([(row(5), 1), (row(1), 2), (row(3), 1), (row(3), 1)])
+                .into_iter()
+                .map(|r| (r.values, r.count))
+                .collect(),
+            vec![(row(2), 1), (row(3), -2), (row(7), 4)],
+            Vec::new(),
+            vec![(row(1), 1), (row(7), 1)],
+        ];
+        let all: Vec<(Row, i64)> = runs.iter().flatten().cloned().collect();
+        let merged = merge_sorted(runs);
+        assert_eq!(merged, consolidate(all));
+        let got: Vec<(i128, i64)> = merged
+            .iter()
+            .map(|r| match r.values[0] {
+                Datum::Int(n) => (n, r.count),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, [(1, 3), (2, 1), (5, 1), (7, 5)]);
+    }
 
     #[test]
     fn json_strings_are_escaped_as_serde_json_escapes_them() {

@@ -17,7 +17,11 @@ use compiler::model::{Entity, Role};
 use compiler::plan::{AddrBinding, JoinPlan, OutputItem};
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::VecCollection;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::Probe;
 use timely::worker::Worker;
 
 use crate::datum::{Datum, GroupKey, Key, Row, Vals};
@@ -416,15 +420,23 @@ pub fn render(
             };
             let output = counted(output, "results (net rows × matches)".into(), &mut counts);
             let sink = sink.clone();
+            // The rows move into the sink (an inspection would clone every result row). The
+            // probe watches this operator's (empty) output, whose frontier passes a time only
+            // once the operator has taken every row of that time.
             output
-                .inspect_batch(move |_time, updates| {
-                    let mut s = sink.lock().expect("output sink lock");
-                    s.extend(
-                        updates
-                            .iter()
-                            .map(|(row, t, d)| (plan_index, row.clone(), *t, *d)),
-                    );
-                })
+                .inner
+                .unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+                    Pipeline,
+                    "Results",
+                    move |_, _| {
+                        move |input, _output| {
+                            input.for_each(|_time, data| {
+                                let mut s = sink.lock().expect("output sink lock");
+                                s.extend(data.drain(..).map(|(row, t, d)| (plan_index, row, t, d)));
+                            });
+                        }
+                    },
+                )
                 .probe_with(&probe);
             inputs.push(PlanInputs { scans: sessions });
             all_counts.push(counts);

@@ -21,7 +21,7 @@ use crate::load::batch::{EventBatch, EventColumns, FlowBatch, FlowColumns};
 use crate::load::files::FileTable;
 use crate::load::networks::Networks;
 use crate::load::{self, LoadError, LoadReport, ReadOptions};
-use crate::output::{consolidate, ResultSet};
+use crate::output::{consolidate, merge_sorted, ResultSet};
 use crate::render;
 
 /// What a run reads.
@@ -374,7 +374,12 @@ pub fn run(
                 return Err(e);
             }
             let updates = std::mem::take(&mut *sink.lock().expect("output sink lock"));
-            let mut results: Vec<Vec<(Row, i64)>> = vec![Vec::new(); worker_plans.len()];
+            let mut sizes = vec![0usize; worker_plans.len()];
+            for (k, ..) in &updates {
+                sizes[*k] += 1;
+            }
+            let mut results: Vec<Vec<(Row, i64)>> =
+                sizes.into_iter().map(Vec::with_capacity).collect();
             for (k, row, _, diff) in updates {
                 results[k].push((row, diff as i64));
             }
@@ -410,7 +415,7 @@ pub fn run(
         e => RunError::Cluster(e),
     })?;
 
-    let mut per_plan: Vec<Vec<(Row, i64)>> = vec![Vec::new(); plans.len()];
+    let mut per_plan: Vec<Vec<Vec<(Row, i64)>>> = vec![Vec::new(); plans.len()];
     let mut reports = Vec::new();
     let mut operators: Vec<Vec<(String, i64)>> = Vec::new();
     let (mut rows_read, mut rows_kept) = (0u64, 0u64);
@@ -419,8 +424,8 @@ pub fn run(
             Ok(Ok(out)) => {
                 rows_read += out.rows_read;
                 rows_kept += out.rows_kept;
-                for (all, rows) in per_plan.iter_mut().zip(out.results) {
-                    all.extend(rows);
+                for (runs, rows) in per_plan.iter_mut().zip(out.results) {
+                    runs.push(rows);
                 }
                 reports.extend(out.reports);
                 if operators.is_empty() {
@@ -438,12 +443,12 @@ pub fn run(
         }
     }
     reports.sort_by(|a, b| a.file.cmp(&b.file).then(a.display.cmp(&b.display)));
-    // Each plan's sorted runs, one per worker, concatenated: the stable sort in `consolidate`
-    // merges runs (and sums a row that several workers produced).
+    // Each plan's sorted runs, one per worker, merged (a row that several workers produced is
+    // summed).
     let results = plans
         .iter()
         .zip(per_plan)
-        .map(|(plan, rows)| ResultSet::new(plan, consolidate(rows)))
+        .map(|(plan, runs)| ResultSet::new(plan, merge_sorted(runs)))
         .collect();
     Ok(RunOutput {
         results,
