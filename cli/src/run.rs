@@ -309,8 +309,29 @@ pub fn not_data_note(flag: &str, skipped: &[PathBuf]) -> Option<String> {
 }
 
 /// Finds the input files (the built-in sample with `--sample`), reads the networks file and
-/// settles the read options: the data half of [`setup`], also used by `diff`.
+/// settles the read options: the data half of [`setup`], also used by `diff`. Notes the files
+/// left out of the folders as not data (unless `--quiet`).
 pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
+    let (inputs, read) = find_inputs(args)?;
+    print_not_data_notes(&inputs, args);
+    Ok((inputs, read))
+}
+
+/// The notes (unless `--quiet`) naming the files left out of the `--flows` and `--events`
+/// folders as not data (see [`not_data_note`]).
+fn print_not_data_notes(inputs: &Inputs, args: &RunArgs) {
+    if args.quiet {
+        return;
+    }
+    for (flag, table) in [("--flows", &inputs.flows), ("--events", &inputs.events)] {
+        if let Some(note) = not_data_note(flag, table.not_data()) {
+            eprintln!("{}", output::terminal_safe(&note));
+        }
+    }
+}
+
+/// [`open_inputs`] without its notes: a cluster run says them on process 0 alone.
+fn find_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
     if args.sample {
         let dir = sample_dir()?;
         if args.flows.is_empty() {
@@ -358,13 +379,6 @@ pub fn open_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
         engine::load::discover_as(&args.events, args.text.events_format)
             .context("finding event files")?
     };
-    if !args.quiet {
-        for (flag, table) in [("--flows", &flows), ("--events", &events)] {
-            if let Some(note) = not_data_note(flag, table.not_data()) {
-                eprintln!("{}", output::terminal_safe(&note));
-            }
-        }
-    }
     Ok((
         Inputs {
             flows,
@@ -395,7 +409,7 @@ fn print_input_notes(compiled: &patterns::CompiledSet, inputs: &Inputs, args: &R
 }
 
 /// `flowpat run`; with `cluster`, as one process of a cluster, where only process 0 prints or
-/// writes results (and the load reports of every process's files).
+/// writes results (and the notes, the load reports of every process's files and the summary).
 pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> Result<ExitCode> {
     // Where the output goes is checked before anything is compiled or read.
     output::check_destination(args.format, args.out.as_deref(), 1)?;
@@ -404,8 +418,11 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     };
     output::check_destination(args.format, args.out.as_deref(), compiled.patterns.len())?;
     output::set_context(crate::diff::output_context(&args));
-    let (inputs, read) = open_inputs(&mut args)?;
+    // Every process finds the same files; the notes about them are process 0's to say, as
+    // are the results, the load reports and the summary (errors are said by every process).
+    let (inputs, read) = find_inputs(&mut args)?;
     if cluster.as_ref().is_none_or(|c| c.process == 0) {
+        print_not_data_notes(&inputs, &args);
         print_input_notes(&compiled, &inputs, &args);
     }
     let (flows, events) = (inputs.flows.clone(), inputs.events.clone());

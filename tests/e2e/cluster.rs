@@ -186,8 +186,13 @@ fn cluster_check(hosts: &Path) -> std::process::Output {
 /// every one must succeed. Process 0 starts first, and the others only once `cluster-check`
 /// sees it listening (so its start-up also shrugs off a probe that says no hello).
 fn run_cluster(dir: &Path, n: usize, extra: &[OsString]) -> Vec<Ended> {
+    run_cluster_args(dir, n, &run_args(extra))
+}
+
+/// [`run_cluster`] of the command `base` (each process adds its cluster flags).
+fn run_cluster_args(dir: &Path, n: usize, base: &[OsString]) -> Vec<Ended> {
     let (hosts, _) = hostfile(dir, n);
-    let mut args = run_args(extra);
+    let mut args = base.to_vec();
     args.extend(cluster_flags(&hosts, 0, "60s"));
     let mut procs = vec![spawn(dir, "process-0", &args)];
     let started = Instant::now();
@@ -203,7 +208,7 @@ fn run_cluster(dir: &Path, n: usize, extra: &[OsString]) -> Vec<Ended> {
         std::thread::sleep(Duration::from_millis(100));
     }
     procs.extend((1..n).map(|p| {
-        let mut args = run_args(extra);
+        let mut args = base.to_vec();
         args.extend(cluster_flags(&hosts, p, "60s"));
         spawn(dir, &format!("process-{p}"), &args)
     }));
@@ -246,6 +251,54 @@ fn two_processes_print_what_one_process_prints() {
         ended[1].stdout.is_empty(),
         "process 1 printed to stdout:\n{}",
         String::from_utf8_lossy(&ended[1].stdout)
+    );
+}
+
+/// Every process finds the same files, but the note naming a file left out of a folder as not
+/// data is process 0's alone, as the results and the summary are.
+#[test]
+fn only_process_0_notes_a_file_left_out_as_not_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).expect("mkdir flows");
+    for entry in std::fs::read_dir(archive().join("flows")).expect("flows") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, flows.join(path.file_name().expect("name"))).expect("copying flows");
+    }
+    std::fs::write(flows.join("README.md"), "# generated flows\n").expect("README.md");
+    // The catalog run on the copied flows, without --quiet.
+    let mut args: Vec<OsString> = run_args(&[])
+        .into_iter()
+        .filter(|a| a != "--quiet")
+        .collect();
+    let at = args.iter().position(|a| a == "--flows").expect("--flows") + 1;
+    args[at] = flows.clone().into();
+    let ended = run_cluster_args(dir.path(), 2, &args);
+    let note = format!(
+        "note: 1 file(s) in the --flows folder(s) left out as not data: {} (name a file to read it)",
+        flows.join("README.md").display()
+    );
+    assert_eq!(
+        ended[0].stderr.matches("README.md").count(),
+        1,
+        "process 0 must name README.md once:\n{}",
+        ended[0].stderr
+    );
+    assert!(
+        ended[0].stderr.lines().any(|l| l == note),
+        "process 0 did not print the note:\n{}",
+        ended[0].stderr
+    );
+    assert!(
+        !ended[1].stderr.contains("README.md") && !ended[1].stderr.contains("not data"),
+        "process 1 spoke of the file left out:\n{}",
+        ended[1].stderr
+    );
+    // Process 1 is not quiet: it says it is done and who prints the results.
+    assert!(
+        ended[1].stderr.contains("process 1 of 2: done"),
+        "{}",
+        ended[1].stderr
     );
 }
 
@@ -421,7 +474,8 @@ fn cluster_check_reports_every_address() {
 // ---------------------------------------------------------------------------------------------
 // `watch` on a cluster.
 
-/// A watched folder holding the archive's events and its first flow file.
+/// A watched folder holding the archive's events and its first flow file, and a README.md
+/// among the flows that is left out as not data.
 fn watch_folder(root: &Path) {
     let a = archive();
     std::fs::create_dir_all(root.join("flows")).expect("mkdir flows");
@@ -435,6 +489,7 @@ fn watch_folder(root: &Path) {
         )
         .expect("copying events");
     }
+    std::fs::write(root.join("flows/README.md"), "# watched flows\n").expect("README.md");
     put_flow(root, 0);
 }
 
@@ -544,8 +599,9 @@ fn start_watch(
         .collect()
 }
 
-/// Waits for every process to end by itself and checks that they succeeded and that only
-/// process 0 wrote anything.
+/// Waits for every process to end by itself and checks that they succeeded, that only
+/// process 0 wrote anything and that only process 0 named the README.md left out as not data
+/// (once).
 fn finish_watch(dir: &Path, procs: Vec<Proc>) {
     let processes = procs.len();
     let ended: Vec<Ended> = procs.into_iter().map(|p| p.wait(LIMIT)).collect();
@@ -560,6 +616,12 @@ fn finish_watch(dir: &Path, procs: Vec<Proc>) {
             e.stdout.is_empty(),
             "watch process {p} printed to stdout:\n{}",
             String::from_utf8_lossy(&e.stdout)
+        );
+        let named = e.stderr.matches("README.md").count();
+        assert!(
+            named == usize::from(p == 0),
+            "watch process {p} of {processes} named README.md {named} time(s):\n{}",
+            e.stderr
         );
     }
     for p in 1..processes {
