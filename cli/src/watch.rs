@@ -278,8 +278,15 @@ fn read_stdin(tx: mpsc::Sender<Wake>) {
     });
 }
 
+/// Changes from which an epoch counts as large: it is followed by giving free memory back.
+const LARGE_EPOCH: usize = 100_000;
+
 /// Prints an epoch's summary and hands its changes to `--on-change`.
 fn report_epoch(epoch: &EpochReport, quiet: bool, hooks: &Hooks) {
+    if epoch.changes.len() >= LARGE_EPOCH {
+        // What a large epoch (the initial load) built and dropped goes back to the system.
+        crate::memory::release_free();
+    }
     if !quiet {
         eprintln!("{}", epoch.summary());
         for report in &epoch.loads {
@@ -310,6 +317,8 @@ fn report_poll(outcome: &PollOutcome, quiet: bool, hooks: &Hooks) {
 
 /// `flowpat watch`.
 pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode> {
+    // Freed memory stays for the next epoch instead of being faulted in again (crate::memory).
+    crate::memory::keep_freed();
     let is_stdin = |p: &PathBuf| p.as_os_str() == "-";
     let stdin_kind = match (
         args.flows.iter().any(is_stdin),
@@ -475,6 +484,8 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         None => Watch::start(&plans, options),
     }
     .context("starting the watch")?;
+    // A restart replayed the recorded files: what that built and dropped goes back.
+    crate::memory::release_free();
     // Only `--on-change` reads each epoch's changes as JSON lines.
     watch.keep_jsonl(args.on_change.is_some());
     let mut reload = reload;

@@ -39,7 +39,7 @@ pub use files::{
     FileEntry, FileFormat, FileTable, ListedFile, Listing,
 };
 pub use networks::{LabelId, NetworkLineError, Networks};
-pub use parquet::{file_row_count, file_stats, FileStats, RowGroupStats};
+pub use parquet::{check_complete, file_row_count, file_stats, FileStats, RowGroupStats};
 pub use text::{TextProblem, TextSummary};
 
 use crate::model::FileId;

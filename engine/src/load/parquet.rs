@@ -106,6 +106,41 @@ pub fn file_row_count(file: &FileEntry) -> Result<Option<u64>, LoadError> {
     Ok(Some(u64::try_from(rows).unwrap_or(0)))
 }
 
+/// Whether the file ends as a complete Parquet file does: a footer length that fits the file,
+/// then the `PAR1` magic. A writer writes the footer last, so a file still being written fails
+/// this; unlike [`file_row_count`] the footer itself is not decoded (reading the file does that).
+pub fn check_complete(file: &FileEntry) -> Result<(), LoadError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut handle = open(file)?;
+    let io = |source| LoadError::Io {
+        path: file.path.clone(),
+        source,
+    };
+    let size = handle.metadata().map_err(io)?.len();
+    let incomplete = |why: String| {
+        parquet_error(
+            file,
+            parquet::errors::ParquetError::General(format!("not a complete Parquet file: {why}")),
+        )
+    };
+    if size < 12 {
+        return Err(incomplete(format!("{size} bytes")));
+    }
+    let mut tail = [0u8; 8];
+    handle.seek(SeekFrom::End(-8)).map_err(io)?;
+    handle.read_exact(&mut tail).map_err(io)?;
+    if &tail[4..] != b"PAR1" {
+        return Err(incomplete("no PAR1 magic at its end".into()));
+    }
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if footer + 12 > size {
+        return Err(incomplete(format!(
+            "a footer of {footer} bytes in a file of {size}"
+        )));
+    }
+    Ok(())
+}
+
 fn open(file: &FileEntry) -> Result<File, LoadError> {
     File::open(&file.path).map_err(|source| LoadError::Io {
         path: file.path.clone(),

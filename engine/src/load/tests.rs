@@ -813,6 +813,25 @@ fn zero_row_empty_and_truncated_parquet() {
         "{err:?}"
     );
 
+    // The watch's cheap completeness check agrees: whole files pass, cut and empty ones fail.
+    assert!(check_complete(&entry(&good, FileFormat::Parquet)).is_ok());
+    assert!(check_complete(&entry(&path, FileFormat::Parquet)).is_ok());
+    for bad in [cut.clone(), dir.path().join("empty.parquet")] {
+        let err = check_complete(&entry(&bad, FileFormat::Parquet));
+        assert!(
+            matches!(&err, Err(LoadError::Parquet { file, .. }) if file == "flows/x"),
+            "{}: {err:?}",
+            bad.display()
+        );
+    }
+    // A file that ends in the magic but names a footer longer than itself is cut too.
+    let mut data = std::fs::read(&good).expect("read");
+    let n = data.len();
+    data[n - 8..n - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let long = dir.path().join("long.parquet");
+    std::fs::write(&long, data).expect("write");
+    assert!(check_complete(&entry(&long, FileFormat::Parquet)).is_err());
+
     let missing = without(canonical(), "protocol");
     let path = dir.path().join("noproto.parquet");
     write_parquet(&path, &[batch_of(missing)]);

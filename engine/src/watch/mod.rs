@@ -1078,7 +1078,7 @@ impl Watch {
             format,
         };
         if format == FileFormat::Parquet {
-            load::file_row_count(&entry)?;
+            load::check_complete(&entry)?;
         }
         Ok(entry)
     }
@@ -1572,9 +1572,20 @@ impl Watch {
             None => self.apply(sealed.updates, rebuilt),
         };
         let n_plans = self.plans.len();
-        let mut keyed: Vec<(usize, Vec<SortPart<'_>>, Sign, Change)> = Vec::new();
+        let mut keyed: Vec<(usize, Vec<SortPart<'_>>, Sign, Change)> =
+            Vec::with_capacity(moved.len() * 2);
+        let mut cause_of: HashMap<Vec<(Kind, FileId)>, String, FastState> = HashMap::default();
         for (p, row, old, new) in &moved {
-            let cause = self.cause_for(row, &causes);
+            // Rows of the same files have the same cause (most rows of an epoch: its file).
+            let files: Vec<(Kind, FileId)> = row.iter().filter_map(record_file).collect();
+            let cause = match cause_of.get(&files) {
+                Some(cause) => String::clone(cause),
+                None => {
+                    let cause = self.cause_for(&files, &causes);
+                    cause_of.insert(files, cause.clone());
+                    cause
+                }
+            };
             let key = self.sort_key(row);
             for (sign, count) in [(Sign::Minus, *old), (Sign::Plus, *new)] {
                 if count != 0 {
@@ -1765,8 +1776,11 @@ impl Watch {
         complete: bool,
     ) -> Vec<(usize, Row, i64, i64)> {
         let carried = std::mem::take(&mut self.carry);
-        let mut diffs: BTreeMap<(usize, Row), i64> =
-            if complete { BTreeMap::new() } else { carried };
+        let mut diffs: HashMap<(usize, Row), i64, FastState> = HashMap::default();
+        diffs.reserve(updates.len());
+        if !complete {
+            diffs.extend(carried);
+        }
         for (p, row, _time, diff) in updates {
             *diffs.entry((p, row)).or_default() += diff as i64;
         }
@@ -1799,6 +1813,10 @@ impl Watch {
             };
             moved.push((p, row, old, new));
         }
+        // In row order, the changes are built next to each other in memory and the sort by
+        // display key that follows meets runs it has little to do with (on a 3.8 M-change
+        // initial load: 5 s of sorting and 5 s of writing saved for 1.5 s here).
+        moved.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         moved
     }
 
@@ -1808,8 +1826,7 @@ impl Watch {
 
     /// The file changes of this epoch that touch the row's records; all of them (shortened)
     /// when none does, as for an aggregate row.
-    fn cause_for(&self, row: &Row, causes: &[Cause]) -> String {
-        let files: Vec<(Kind, FileId)> = row.iter().filter_map(record_file).collect();
+    fn cause_for(&self, files: &[(Kind, FileId)], causes: &[Cause]) -> String {
         let hits: Vec<&str> = causes
             .iter()
             .filter(|c| c.file.is_some_and(|f| files.contains(&f)))
