@@ -27,7 +27,7 @@ use crate::patterns;
 pub enum ChangeFormatArg {
     /// One JSON object per change
     Jsonl,
-    /// CSV, one header line, the union of the patterns' columns
+    /// CSV: a header line, the union of the patterns' columns (again when a reload adds columns)
     Csv,
 }
 

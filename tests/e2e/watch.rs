@@ -1383,3 +1383,138 @@ fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
         "{results}"
     );
 }
+
+/// A pattern added while `watch --format csv` runs brings columns the header line lacks: a new
+/// header line (the grown union) comes before its changes, every row has as many fields as the
+/// header it is under, and a restart goes on under the header last written.
+#[test]
+fn csv_stream_gets_a_new_header_line_when_a_reload_adds_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    flowpat(&[
+        "generate".as_ref(),
+        "--rows".as_ref(),
+        "20000".as_ref(),
+        "--seed".as_ref(),
+        "7".as_ref(),
+        "--out".as_ref(),
+        root.join("gen").as_os_str(),
+    ]);
+    let (events, networks) = (root.join("gen/events"), root.join("gen/networks.csv"));
+    let flows = root.join("flows");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    let add_part = |part: &str| {
+        let staged = flows.join(format!(".{part}.tmp"));
+        std::fs::copy(root.join(format!("gen/flows/{part}.parquet")), &staged).expect("copy");
+        std::fs::rename(&staged, flows.join(format!("{part}.parquet"))).expect("rename");
+    };
+    for part in ["part-0000", "part-0001", "part-0002"] {
+        add_part(part);
+    }
+    let pat = root.join("pat");
+    std::fs::create_dir_all(&pat).expect("mkdir");
+    for name in ["common.pattern", "exfiltration.pattern"] {
+        std::fs::copy(workspace_root().join("patterns").join(name), pat.join(name)).expect("copy");
+    }
+    let spawn = || {
+        Command::new(flowpat_bin())
+            .arg("watch")
+            .arg(&pat)
+            .arg("--flows")
+            .arg(&flows)
+            .arg("--events")
+            .arg(&events)
+            .arg("--networks")
+            .arg(&networks)
+            .arg("--state")
+            .arg(root.join("state"))
+            .arg("--emit")
+            .arg(root.join("changes.csv"))
+            .args(["--format", "csv", "--poll", "50", "--workers", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning flowpat watch")
+    };
+    let wait_epoch =
+        |rx: &std::sync::mpsc::Receiver<String>, epoch: u64, seen: &mut Vec<String>| {
+            let within = Duration::from_secs(60);
+            let hit = wait_for_line(rx, seen, within, |l| {
+                l.starts_with(&format!("epoch {epoch} ["))
+            });
+            let deadline = Instant::now() + within;
+            while hit && committed_epoch(root) != Some(epoch) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            hit && committed_epoch(root) == Some(epoch)
+        };
+    let mut seen = Vec::new();
+    let mut child = spawn();
+    let rx = stderr_lines(&mut child);
+    let mut ok = wait_epoch(&rx, 0, &mut seen);
+    save(
+        &pat.join("port-jumping.pattern"),
+        &std::fs::read_to_string(workspace_root().join("patterns/port-jumping.pattern"))
+            .expect("pattern"),
+    );
+    ok = ok && wait_epoch(&rx, 1, &mut seen);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut child = spawn();
+    let rx = stderr_lines(&mut child);
+    add_part("part-0003");
+    ok = ok && wait_epoch(&rx, 2, &mut seen);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "stderr: {seen:#?}");
+
+    let text = std::fs::read_to_string(root.join("changes.csv")).expect("emitted");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("csv")).collect();
+    let headers: Vec<usize> = (0..records.len())
+        .filter(|&k| &records[k][0] == "change")
+        .collect();
+    assert_eq!(headers.len(), 2, "two header lines:\n{text}");
+    assert_eq!(headers[0], 0);
+    let (first, second) = (&records[headers[0]], &records[headers[1]]);
+    let names = |r: &csv::StringRecord| r.iter().map(str::to_string).collect::<Vec<_>>();
+    let (first, second) = (names(first), names(second));
+    assert!(!first.contains(&"ports".to_string()), "{first:?}");
+    assert!(second.contains(&"ports".to_string()), "{second:?}");
+    assert_eq!(
+        second[..first.len() - 1],
+        first[..first.len() - 1],
+        "the grown header keeps the columns in place"
+    );
+    assert_eq!(second.last().map(String::as_str), Some("matches"));
+    let mut under = &first;
+    let mut epochs_under_second = BTreeSet::new();
+    let ports = second.iter().position(|c| c == "ports").expect("ports");
+    for (k, record) in records.iter().enumerate() {
+        if &record[0] == "change" {
+            under = if k == headers[0] { &first } else { &second };
+            continue;
+        }
+        assert_eq!(
+            record.len(),
+            under.len(),
+            "row {k}: {record:?} under {under:?}"
+        );
+        if k < headers[1] {
+            assert_eq!(&record[1], "0", "row {k}");
+        } else {
+            epochs_under_second.insert(record[1].to_string());
+            if &record[2] == "port jumping hosts" {
+                assert!(!record[ports].is_empty(), "row {k}: {record:?}");
+            }
+        }
+    }
+    assert_eq!(
+        epochs_under_second,
+        BTreeSet::from(["1".to_string(), "2".to_string()]),
+        "the restarted watch goes on under the second header"
+    );
+}

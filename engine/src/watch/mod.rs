@@ -113,7 +113,8 @@ pub enum ChangeFormat {
     /// columns as `run --format jsonl` names them.
     Jsonl,
     /// CSV with one header line: `change,epoch,pattern,cause`, the union of every pattern's
-    /// columns (empty where a pattern lacks one), `matches`.
+    /// columns (empty where a pattern lacks one), `matches`. A pattern reload that brings
+    /// columns the header lacks writes a new header line (the grown union) before its changes.
     Csv,
 }
 
@@ -596,6 +597,9 @@ pub struct Watch {
     /// The log never becomes a new base while shorter than this.
     log_compact_min: u64,
     emitter: Emitter,
+    /// CSV: the columns of the header line the change stream is under (empty before the
+    /// first). A reload that brings new columns writes a new header line with them.
+    csv_columns: Vec<String>,
     /// After a restart: what the replayed inputs give minus what was committed (the changes
     /// of files that went or changed while stopped), added to the next epoch's changes.
     carry: BTreeMap<(usize, Row), i64>,
@@ -801,6 +805,7 @@ impl Watch {
             compact_next: false,
             log_compact_min: log_compact_min(),
             emitter,
+            csv_columns: Vec::new(),
             carry: BTreeMap::new(),
             pending: None,
             notes: Vec::new(),
@@ -963,6 +968,14 @@ impl Watch {
         self.results_name = doc.results.clone();
         self.results_log_bytes = doc.results_log_bytes;
         self.pending = doc.pending.clone();
+        if !self.emitter.needs_header {
+            // The stream goes on under the header last written (a state from before headers
+            // were recorded: the one these patterns give).
+            self.csv_columns = doc.emit_csv_columns.clone();
+            if self.csv_columns.is_empty() && self.opts.format == ChangeFormat::Csv {
+                self.csv_columns = self.csv_header();
+            }
+        }
         let dir = self.opts.state.clone().unwrap_or_default();
         if let Some(name) = &doc.results {
             self.results_base_bytes = std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
@@ -1385,6 +1398,7 @@ impl Watch {
             files: self.live.values().cloned().collect(),
             results: self.results_name.clone(),
             results_log_bytes: self.results_log_bytes,
+            emit_csv_columns: self.csv_columns.clone(),
             pending,
             pattern_sources: self.pattern_sources.clone(),
         }
@@ -1732,10 +1746,17 @@ impl Watch {
         started: Instant,
     ) -> Result<EpochReport, WatchError> {
         self.crash(CrashStage::BeforeEmit, epoch);
-        let bytes =
-            self.format_changes(epoch, &changes, self.opts.format, self.emitter.needs_header);
+        let columns = match self.opts.format {
+            ChangeFormat::Csv => self.csv_header(),
+            ChangeFormat::Jsonl => Vec::new(),
+        };
+        let header = columns != self.csv_columns;
+        let bytes = self.format_changes(epoch, &changes, self.opts.format, header);
         let crash_midway = self.crash_at(CrashStage::MidEmit, epoch);
         self.emitter.write(&bytes, crash_midway)?;
+        if !bytes.is_empty() {
+            self.csv_columns = columns;
+        }
         self.crash(CrashStage::AfterEmit, epoch);
         self.committed = Some(epoch);
         if let Some(dir) = self.opts.state.clone() {
@@ -2054,12 +2075,16 @@ impl Watch {
         }
     }
 
-    /// `change,epoch,pattern,cause`, every pattern's columns once (in first-seen order), `matches`.
+    /// `change,epoch,pattern,cause`, every pattern's columns once (in first-seen order: those
+    /// of the stream's header so far first), `matches`.
     fn csv_header(&self) -> Vec<String> {
-        let mut out: Vec<String> = ["change", "epoch", "pattern", "cause"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut out: Vec<String> = match self.csv_columns.split_last() {
+            Some((_matches, before)) => before.to_vec(),
+            None => ["change", "epoch", "pattern", "cause"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
         for header in &self.headers {
             for h in header {
                 if h != "matches" && !out.contains(h) {

@@ -94,6 +94,10 @@ pub(super) struct StateDoc {
     /// Committed length of the results log (absent in states written before there was one).
     #[serde(default)]
     pub results_log_bytes: u64,
+    /// CSV: the columns of the last header line in the emitted stream (absent in states
+    /// written before a reload could add columns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emit_csv_columns: Vec<String>,
     /// The epoch under way when this was written, if any.
     pub pending: Option<Vec<Action>>,
     /// The pattern files (and `use`d files) the committed plans were compiled from; absent in
