@@ -210,14 +210,33 @@ pub fn sample_dir() -> Result<PathBuf> {
             "generating the built-in sample archive in {} (100,000 flows, seed 1)…",
             dir.display()
         );
+        // Generated beside it and renamed into place, so that a run started meanwhile (another
+        // terminal, the other processes of a cluster on this host) never reads half of it.
+        let name = dir.file_name().map_or("flowpat-sample".into(), |n| {
+            n.to_string_lossy().into_owned()
+        });
+        let staged = dir.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staged);
         let opts = engine::generate::GenerateOptions {
             rows: 100_000,
             seed: 1,
             files: 4,
-            out_dir: dir.clone(),
+            out_dir: staged.clone(),
             ..Default::default()
         };
         engine::generate::generate(&opts).context("generating the sample archive")?;
+        if dir.exists() && !dir.join("networks.csv").exists() {
+            // Left half-written by a version that generated in place.
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Err(e) = std::fs::rename(&staged, &dir) {
+            let _ = std::fs::remove_dir_all(&staged);
+            // Another process renamed its (identical) archive into place first.
+            if !dir.join("networks.csv").exists() {
+                return Err(e)
+                    .with_context(|| format!("moving the sample archive to {}", dir.display()));
+            }
+        }
     }
     Ok(dir)
 }

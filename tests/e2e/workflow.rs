@@ -1242,3 +1242,44 @@ fn import_refuses_biflow_for_bidirectional_presets() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+/// The built-in sample is generated beside its folder and renamed into place: runs started
+/// together (two terminals, the processes of a cluster on one host) all read a whole archive,
+/// write the same results and leave nothing staged behind.
+#[test]
+fn concurrent_first_runs_of_the_sample_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = dir.path().join("sample");
+    let children: Vec<_> = (0..3)
+        .map(|k| {
+            Command::new(flowpat_bin())
+                .env("FLOWPAT_SAMPLE_DIR", &sample)
+                .arg("run")
+                .arg(workspace_root().join("patterns"))
+                .args(["--sample", "--quiet", "--format", "csv", "--out"])
+                .arg(dir.path().join(format!("out{k}")))
+                .spawn()
+                .expect("spawning flowpat run")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("wait").success());
+    }
+    let listing = |path: &Path| {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .expect("listing")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listing(dir.path()), ["out0", "out1", "out2", "sample"]);
+    for name in listing(&dir.path().join("out0")) {
+        let read = |k: usize| {
+            std::fs::read(dir.path().join(format!("out{k}")).join(&name)).expect("result file")
+        };
+        assert!(!read(0).is_empty(), "{name}");
+        assert_eq!(read(0), read(1), "{name}");
+        assert_eq!(read(0), read(2), "{name}");
+    }
+}
