@@ -251,6 +251,12 @@ pub struct Setup {
 /// Compiles the patterns, printing their diagnostics: `Ok(None)` if one does not compile.
 /// An unknown `--param` is an error.
 pub fn compile(args: &RunArgs) -> Result<Option<patterns::CompiledSet>> {
+    compile_as(args, true)
+}
+
+/// As [`compile`]; without `warnings` the diagnostics are printed only when one is an error
+/// (a cluster's other processes leave warnings to process 0, but each says why it stops).
+pub fn compile_as(args: &RunArgs, warnings: bool) -> Result<Option<patterns::CompiledSet>> {
     let files = patterns::pattern_files(&args.patterns)?;
     let compiled = patterns::compile_files(
         &files,
@@ -258,10 +264,12 @@ pub fn compile(args: &RunArgs) -> Result<Option<patterns::CompiledSet>> {
             params: args.params.clone(),
         },
     )?;
-    eprint!(
-        "{}",
-        patterns::render_diagnostics(&compiled, patterns::color())
-    );
+    if warnings || compiled.has_errors() {
+        eprint!(
+            "{}",
+            patterns::render_diagnostics(&compiled, patterns::color())
+        );
+    }
     if compiled.has_errors() {
         return Ok(None);
     }
@@ -432,7 +440,8 @@ fn print_input_notes(compiled: &patterns::CompiledSet, inputs: &Inputs, args: &R
 pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> Result<ExitCode> {
     // Where the output goes is checked before anything is compiled or read.
     output::check_destination(args.format, args.out.as_deref(), 1)?;
-    let Some(compiled) = compile(&args)? else {
+    let first = cluster.as_ref().is_none_or(|c| c.process == 0);
+    let Some(compiled) = compile_as(&args, first)? else {
         return Ok(ExitCode::from(1));
     };
     output::check_destination(args.format, args.out.as_deref(), compiled.patterns.len())?;
@@ -440,7 +449,7 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     // Every process finds the same files; the notes about them are process 0's to say, as
     // are the results, the load reports and the summary (errors are said by every process).
     let (inputs, read) = find_inputs(&mut args)?;
-    if cluster.as_ref().is_none_or(|c| c.process == 0) {
+    if first {
         print_not_data_notes(&inputs, &args);
         print_input_notes(&compiled, &inputs, &args);
     }

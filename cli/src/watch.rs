@@ -399,10 +399,13 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
             !serve.is_empty(),
         )
     });
-    eprint!(
-        "{}",
-        patterns::render_diagnostics(&compiled, patterns::color())
-    );
+    // A cluster's other processes leave warnings to process 0 (each says why it stops).
+    if cluster.as_ref().is_none_or(|spec| spec.process == 0) || compiled.has_errors() {
+        eprint!(
+            "{}",
+            patterns::render_diagnostics(&compiled, patterns::color())
+        );
+    }
     if compiled.has_errors() {
         return Ok(ExitCode::from(1));
     }

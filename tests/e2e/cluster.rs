@@ -740,3 +740,28 @@ fn a_watch_peer_killed_mid_watch_stops_process_0_naming_it() {
 fn process_0_killed_mid_watch_stops_its_peer_naming_it() {
     lost_watch_peer(0);
 }
+
+/// A pattern's warnings are process 0's to print, as its notes are; the run goes on.
+#[test]
+fn only_process_0_prints_pattern_warnings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pattern = dir.path().join("never.pattern");
+    std::fs::write(
+        &pattern,
+        "search never is\n   instance conn : NetworkConnection where destPort > 70000;\n   export\n      conn;\n   end\nend\n",
+    )
+    .expect("pattern");
+    let mut args = run_args(&[]);
+    args[1] = pattern.into();
+    let ended = run_cluster_args(dir.path(), 2, &args);
+    assert!(
+        ended[0].stderr.contains("can never hold"),
+        "process 0 did not warn:\n{}",
+        ended[0].stderr
+    );
+    assert!(
+        !ended[1].stderr.contains("can never hold"),
+        "process 1 warned too:\n{}",
+        ended[1].stderr
+    );
+}
