@@ -629,6 +629,18 @@ fn zeek_tsv_log_without_path_is_judged_by_its_fields() {
     assert_eq!((report.records, report.skipped_other_types), (1, 1));
     let (_, report) = read_text_both(Preset::ZeekNotice, Kind::Events, &named);
     assert_eq!(report, other_types(2));
+    // Only the path itself names the log: `notice_alarm` (alarms that notice.log holds too)
+    // and a filter's `conn_long` are other logs, so nothing is read twice.
+    let alarm = format!(
+        "#separator \\x09\n#path\tnotice_alarm\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tnote\tmsg\n\
+         1714557600.0\tCN1\t192.0.2.5\t50000\t203.0.113.5\t443\ttcp\tSSL::Invalid_Server_Cert\tbad cert\n"
+    );
+    let (_, report) = read_text_both(Preset::ZeekNotice, Kind::Events, &alarm);
+    assert_eq!(report, other_types(1));
+    let long = CONN_JSON.replace("{\"ts\"", "{\"_path\":\"conn_long\",\"ts\"");
+    assert!(long.contains("conn_long"));
+    let (_, report) = read_text_both(Preset::Zeek, Kind::Flows, &long);
+    assert_eq!(report, other_types(1));
 }
 
 // --- Suricata EVE -------------------------------------------------------------------------
