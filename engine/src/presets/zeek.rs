@@ -11,10 +11,9 @@
 //! Other logs, one rule for both encodings: the records of a log of another type than the one
 //! read are counted as other types ([`TextReport::skipped_other_types`](super::TextReport)) —
 //! not malformed, not an error under `--strict` — so a folder of Zeek logs reads whole. A log is
-//! the type it names: a TSV log's `#path`, a JSON line's `_path` (a path other than `conn`, or
-//! `notice`, is another type: `notice_alarm` repeats notices that `notice.log` holds too, and a
-//! filter's own path such as `conn_long` repeats or splits the connections of `conn.log`, so
-//! reading them as well would count records twice). A log that names none is the type its fields show: a TSV log's
+//! the type it names: a TSV log's `#path`, a JSON line's `_path` (a path not starting `conn`, or
+//! `notice`, is another type, and so are `notice_alarm` and `conn_long`, which repeat records of
+//! `notice.log` and `conn.log`: read as well, they would count records twice). A log that names none is the type its fields show: a TSV log's
 //! `#fields`, a JSON log's first object (the first after the start of the file or after a TSV
 //! header line, whose later lines follow it as a TSV log's records follow its header). A field
 //! only `conn.log` writes (`conn_state`, `history`, the packet and byte counters…) makes a conn
@@ -82,7 +81,15 @@ pub(crate) enum Log {
 }
 
 impl Log {
-    /// The path Zeek's stream of this log writes (`#path`, `_path`).
+    /// Whether a log naming `path` (`#path`, `_path`) is this log: a path starting as Zeek's
+    /// stream of it does (`conn`, a filter's `conn-exc`), but not a standard log that repeats
+    /// records of it (`notice_alarm`: alarms that `notice.log` holds too; `conn_long`:
+    /// interim records of connections that `conn.log` ends).
+    fn named_by(self, path: &str) -> bool {
+        path.starts_with(self.path()) && !["notice_alarm", "conn_long"].contains(&path)
+    }
+
+    /// The path Zeek's stream of this log writes.
     fn path(self) -> &'static str {
         match self {
             Log::Conn => "conn",
@@ -152,7 +159,7 @@ impl ZeekParser {
             "#unset_field" => self.unset_field = value.to_string(),
             "#path" => {
                 self.path_named = true;
-                self.other_path = value != self.log.path();
+                self.other_path = !self.log.named_by(value);
             }
             "#fields" => {
                 let names: Vec<String> = value
@@ -277,7 +284,7 @@ impl ZeekParser {
             .find(|(name, _)| name == "_path")
             .and_then(|(_, raw)| json::value_text(raw, decode_zeek).ok().flatten());
         if let Some(path) = path {
-            return path != self.log.path();
+            return !self.log.named_by(&path);
         }
         let log = self.log;
         *self.json_other.get_or_insert_with(|| {
