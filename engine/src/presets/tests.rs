@@ -631,11 +631,9 @@ fn zeek_tsv_log_without_path_is_judged_by_its_fields() {
     assert_eq!(report, other_types(2));
     // Logs that repeat records of notice.log and conn.log are other logs, so nothing is read
     // twice: `notice_alarm` (alarms notice.log holds too), `conn_long` (interim records).
-    let alarm = format!(
-        "#separator \\x09\n#path\tnotice_alarm\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tnote\tmsg\n\
-         1714557600.0\tCN1\t192.0.2.5\t50000\t203.0.113.5\t443\ttcp\tSSL::Invalid_Server_Cert\tbad cert\n"
-    );
-    let (_, report) = read_text_both(Preset::ZeekNotice, Kind::Events, &alarm);
+    let alarm = "#separator \\x09\n#path\tnotice_alarm\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tnote\tmsg\n\
+         1714557600.0\tCN1\t192.0.2.5\t50000\t203.0.113.5\t443\ttcp\tSSL::Invalid_Server_Cert\tbad cert\n";
+    let (_, report) = read_text_both(Preset::ZeekNotice, Kind::Events, alarm);
     assert_eq!(report, other_types(1));
     let long = CONN_JSON.replace("{\"ts\"", "{\"_path\":\"conn_long\",\"ts\"");
     assert!(long.contains("conn_long"));
