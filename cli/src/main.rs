@@ -611,7 +611,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .filter(|f| {
                     set.sources.find(&f.display().to_string()).is_some_and(|src| {
-                        matches!(compiler::syntax::parse(src), (Some(file), _) if file.items.is_empty())
+                        matches!(compiler::syntax::parse(src), (Some(file), errors) if file.items.is_empty() && errors.is_empty())
                     })
                 })
                 .collect();

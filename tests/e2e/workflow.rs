@@ -1074,6 +1074,16 @@ fn exit_codes_follow_the_readme() {
             && stderr.contains("cut.pattern:2:58]"),
         "{stderr}"
     );
+    // A file whose first item does not parse has that error alone (not also "holds nothing").
+    let first_bad = dir.path().join("first-bad.pattern");
+    std::fs::write(&first_bad, "serch x is\nend\n").expect("write");
+    let out = flowpat_output(&["check".to_string(), first_bad.display().to_string()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains("holds no") && stderr.contains("1 error(s)"),
+        "{stderr}"
+    );
     // An empty file checks out as nothing: an error, as `run` refuses it.
     let empty = dir.path().join("empty.pattern");
     std::fs::write(&empty, "// nothing yet\n").expect("write");
