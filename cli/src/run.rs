@@ -274,14 +274,16 @@ pub fn compile_as(args: &RunArgs, warnings: bool) -> Result<Option<patterns::Com
         return Ok(None);
     }
     if compiled.patterns.is_empty() {
-        bail!(
-            "no patterns to run in {}",
+        // Files that hold no `search` are refused as `check` refuses them: a pattern finding.
+        eprintln!(
+            "error: no patterns to run in {}: no `search` in them",
             args.patterns
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        return Ok(None);
     }
     Ok(Some(compiled))
 }

@@ -410,7 +410,9 @@ pub fn watch(args: WatchArgs, params: Vec<(String, String)>) -> Result<ExitCode>
         return Ok(ExitCode::from(1));
     }
     if compiled.patterns.is_empty() {
-        bail!("no patterns to watch");
+        // As `run` and `check` refuse it: a pattern finding.
+        eprintln!("error: no patterns to watch: no `search` in the pattern files");
+        return Ok(ExitCode::from(1));
     }
     let retain = match &args.retain {
         Some(text) => match compiler::resolve::parse_duration(text) {

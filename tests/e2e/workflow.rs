@@ -1092,6 +1092,9 @@ fn exit_codes_follow_the_readme() {
         1,
         "holds no `search`, `define` or `param`: nothing to check",
     );
+    let mut args = vec!["run".to_string(), empty.display().to_string()];
+    args.extend(data_args(&fx));
+    expect(flowpat_output(&args), 1, "no patterns to run in");
     // … but not for `diff`, whose 1 means "they differ".
     let mut args = vec![
         "diff".to_string(),
