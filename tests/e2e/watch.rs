@@ -439,6 +439,10 @@ fn drive(scenario: &Scenario, interrupt: Interrupt) -> (Vec<u8>, u32, tempfile::
                 std::thread::sleep(Duration::from_millis(*delay));
                 child.kill().expect("kill -9");
                 let _ = child.wait();
+                // Restarted at once: the epoch may have committed before the kill (a fast
+                // epoch), and after the last step nothing else would restart it.
+                child = spawn_watch(root, None);
+                restarts += 1;
             }
         }
         wait_for(k as u64 + 1, &mut child, &mut restarts);
