@@ -677,7 +677,7 @@ pub fn output_context(args: &RunArgs) -> output::PrintContext {
     use sha2::{Digest, Sha256};
     let networks_path = match (&args.networks, args.sample) {
         (Some(p), _) => Some(p.clone()),
-        (None, true) => run::sample_dir().ok().map(|d| d.join("networks.csv")),
+        (None, true) => Some(run::sample_location().join("networks.csv")),
         (None, false) => None,
     };
     let networks = networks_path.and_then(|p| Networks::load(&p).ok());

@@ -200,16 +200,44 @@ fn chrono_date(text: &str) -> Result<i64> {
     bail!("not a date")
 }
 
-/// The built-in sample archive, generated on first use under the target folder.
-pub fn sample_dir() -> Result<PathBuf> {
-    let dir = std::env::var_os("FLOWPAT_SAMPLE_DIR")
+/// Where the built-in sample archive is (generated or not): `FLOWPAT_SAMPLE_DIR`; else, for a
+/// binary built in a checkout (`…/target/release/flowpat`), that `target/flowpat-sample`;
+/// else the user's cache (`$XDG_CACHE_HOME/flowpat/sample`, `~/.cache/flowpat/sample`) — never
+/// a `target/` folder made in whatever folder the command is run from.
+pub fn sample_location() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FLOWPAT_SAMPLE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().ok();
+    if let Some(target) = exe.as_deref().and_then(Path::parent).and_then(Path::parent) {
+        if target.file_name() == Some("target".as_ref()) {
+            return target.join("flowpat-sample");
+        }
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/flowpat-sample"));
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    match cache {
+        Some(cache) => cache.join("flowpat").join("sample"),
+        None => PathBuf::from("target/flowpat-sample"),
+    }
+}
+
+/// The built-in sample archive, generated on first use (said on stderr unless `quiet`).
+pub fn sample_dir(quiet: bool) -> Result<PathBuf> {
+    let dir = sample_location();
     if !dir.join("networks.csv").exists() {
-        eprintln!(
-            "generating the built-in sample archive in {} (100,000 flows, seed 1)…",
-            dir.display()
-        );
+        if !quiet {
+            eprintln!(
+                "generating the built-in sample archive in {} (100,000 flows, seed 1)…",
+                dir.display()
+            );
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         // Generated beside it and renamed into place, so that a run started meanwhile (another
         // terminal, the other processes of a cluster on this host) never reads half of it.
         let name = dir.file_name().map_or("flowpat-sample".into(), |n| {
@@ -361,8 +389,21 @@ fn print_not_data_notes(inputs: &Inputs, args: &RunArgs) {
 
 /// [`open_inputs`] without its notes: a cluster run says them on process 0 alone.
 fn find_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
+    // Mistakes in the arguments are said before any work (such as generating the sample).
+    let since = args.since.as_deref().map(parse_time).transpose()?;
+    let until = args.until.as_deref().map(parse_time).transpose()?;
+    if let (Some(since), Some(until)) = (since, until) {
+        if since >= until {
+            return Err(crate::usage(format!(
+                "--since {} is not before --until {}: no flow starts in that range (--since is \
+                 inclusive, --until exclusive)",
+                args.since.as_deref().unwrap_or_default(),
+                args.until.as_deref().unwrap_or_default()
+            )));
+        }
+    }
     if args.sample {
-        let dir = sample_dir()?;
+        let dir = sample_dir(args.quiet)?;
         if args.flows.is_empty() {
             args.flows.push(dir.join("flows"));
         }
@@ -374,31 +415,25 @@ fn find_inputs(args: &mut RunArgs) -> Result<(Inputs, ReadOptions)> {
         }
     }
     if args.flows.is_empty() {
-        bail!(
-            "no flow archive: give --flows PATH (or set `flows` in flowpat.toml, or use --sample)"
-        );
+        return Err(crate::usage(
+            "no flow archive: give --flows PATH (or set `flows` in flowpat.toml, or use --sample)",
+        ));
     }
     let networks = match &args.networks {
         Some(path) => Networks::load(path)
             .with_context(|| format!("reading networks file {}", path.display()))?,
-        None => bail!("no networks file: give --networks FILE (or set `networks` in flowpat.toml)"),
+        None => {
+            return Err(crate::usage(
+                "no networks file: give --networks FILE (or set `networks` in flowpat.toml)",
+            ))
+        }
     };
     let mut read = ReadOptions {
         strict: args.strict,
-        since: args.since.as_deref().map(parse_time).transpose()?,
-        until: args.until.as_deref().map(parse_time).transpose()?,
+        since,
+        until,
         ..ReadOptions::default()
     };
-    if let (Some(since), Some(until)) = (read.since, read.until) {
-        if since >= until {
-            return Err(crate::usage(format!(
-                "--since {} is not before --until {}: no flow starts in that range (--since is \
-                 inclusive, --until exclusive)",
-                args.since.as_deref().unwrap_or_default(),
-                args.until.as_deref().unwrap_or_default()
-            )));
-        }
-    }
     args.text.apply(&mut read)?;
     let flows = engine::load::discover_as(&args.flows, args.text.flows_format)
         .context("finding flow files")?;
@@ -447,10 +482,10 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
         return Ok(ExitCode::from(1));
     };
     output::check_destination(args.format, args.out.as_deref(), compiled.patterns.len())?;
-    output::set_context(crate::diff::output_context(&args));
     // Every process finds the same files; the notes about them are process 0's to say, as
     // are the results, the load reports and the summary (errors are said by every process).
     let (inputs, read) = find_inputs(&mut args)?;
+    output::set_context(crate::diff::output_context(&args));
     if first {
         print_not_data_notes(&inputs, &args);
         print_input_notes(&compiled, &inputs, &args);

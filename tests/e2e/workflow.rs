@@ -1107,6 +1107,30 @@ fn exit_codes_follow_the_readme() {
         3,
         "a revision does not compile; nothing compared",
     );
+    // Missing inputs are usage mistakes, said before the sample is generated.
+    let fresh = dir.path().join("never-generated");
+    let out = Command::new(flowpat_bin())
+        .env("FLOWPAT_SAMPLE_DIR", &fresh)
+        .args(["run", "patterns/exfiltration.pattern", "--sample", "-q"])
+        .args(["--since", "2024-03-05", "--until", "2024-03-01"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("flowpat");
+    expect(out, 2, "is not before --until");
+    assert!(
+        !fresh.exists(),
+        "the sample was generated before the usage error"
+    );
+    expect(
+        flowpat_output(&[
+            "run".to_string(),
+            "patterns/exfiltration.pattern".into(),
+            "--flows".into(),
+            fx.flows_dir().display().to_string(),
+        ]),
+        2,
+        "no networks file: give --networks FILE",
+    );
     let mut args = vec!["pivot".to_string(), "--no-patterns".into()];
     args.extend(data_args(&fx));
     expect(
