@@ -1226,10 +1226,9 @@ fn minus(b: &BTreeMap<String, i64>, a: &BTreeMap<String, i64>) -> BTreeMap<Strin
     out
 }
 
-#[test]
-fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path();
+/// A generated 20 k-flow archive under `root/gen` and an empty watched `root/flows`:
+/// `(flows, events, networks)`; [`add_part`] moves generated files in.
+fn generated_archive(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     flowpat(&[
         "generate".as_ref(),
         "--rows".as_ref(),
@@ -1242,12 +1241,24 @@ fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
     let (events, networks) = (root.join("gen/events"), root.join("gen/networks.csv"));
     let flows = root.join("flows");
     std::fs::create_dir_all(&flows).expect("mkdir");
+    (flows, events, networks)
+}
+
+/// Copies the generated `gen/flows/{part}.parquet` into `root/flows` as a sensor does: staged
+/// under a dot-name, then renamed.
+fn add_part(root: &Path, part: &str) {
+    let staged = root.join(format!("flows/.{part}.tmp"));
+    std::fs::copy(root.join(format!("gen/flows/{part}.parquet")), &staged).expect("copy");
+    std::fs::rename(&staged, root.join(format!("flows/{part}.parquet"))).expect("rename");
+}
+
+#[test]
+fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let (flows, events, networks) = generated_archive(root);
     for part in ["part-0000", "part-0001", "part-0002"] {
-        std::fs::copy(
-            root.join(format!("gen/flows/{part}.parquet")),
-            flows.join(format!("{part}.parquet")),
-        )
-        .expect("copy");
+        add_part(root, part);
     }
     let pat = root.join("pat");
     std::fs::create_dir_all(&pat).expect("mkdir");
@@ -1311,16 +1322,7 @@ fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
             l.contains("not reloaded (errors above)")
         });
     let after_broken = committed_epoch(root);
-    std::fs::copy(
-        root.join("gen/flows/part-0003.parquet"),
-        flows.join(".part-0003.tmp"),
-    )
-    .expect("stage");
-    std::fs::rename(
-        flows.join(".part-0003.tmp"),
-        flows.join("part-0003.parquet"),
-    )
-    .expect("rename");
+    add_part(root, "part-0003");
     ok = ok && wait_epoch(3, &mut seen);
     // Renamed: all `-` under the old name, all `+` under the new.
     save(&exfil, &renamed);
@@ -1395,25 +1397,9 @@ fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
 fn csv_stream_gets_a_new_header_line_when_a_reload_adds_columns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    flowpat(&[
-        "generate".as_ref(),
-        "--rows".as_ref(),
-        "20000".as_ref(),
-        "--seed".as_ref(),
-        "7".as_ref(),
-        "--out".as_ref(),
-        root.join("gen").as_os_str(),
-    ]);
-    let (events, networks) = (root.join("gen/events"), root.join("gen/networks.csv"));
-    let flows = root.join("flows");
-    std::fs::create_dir_all(&flows).expect("mkdir");
-    let add_part = |part: &str| {
-        let staged = flows.join(format!(".{part}.tmp"));
-        std::fs::copy(root.join(format!("gen/flows/{part}.parquet")), &staged).expect("copy");
-        std::fs::rename(&staged, flows.join(format!("{part}.parquet"))).expect("rename");
-    };
+    let (flows, events, networks) = generated_archive(root);
     for part in ["part-0000", "part-0001", "part-0002"] {
-        add_part(part);
+        add_part(root, part);
     }
     let pat = root.join("pat");
     std::fs::create_dir_all(&pat).expect("mkdir");
@@ -1466,7 +1452,7 @@ fn csv_stream_gets_a_new_header_line_when_a_reload_adds_columns() {
     let _ = child.wait();
     let mut child = spawn();
     let rx = stderr_lines(&mut child);
-    add_part("part-0003");
+    add_part(root, "part-0003");
     ok = ok && wait_epoch(&rx, 2, &mut seen);
     let _ = child.kill();
     let _ = child.wait();

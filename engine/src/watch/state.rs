@@ -222,15 +222,7 @@ fn read_log(dir: &Path, results: &str, bytes: u64) -> Result<Vec<LogEntry<Row>>,
     let path = dir.join(log_name(results));
     let mut file = File::open(&path).map_err(io_err(&path))?;
     let found = file.metadata().map_err(io_err(&path))?.len();
-    if found < bytes {
-        return Err(WatchError::StateMismatch {
-            path,
-            what: StateMismatch::LogShorter {
-                committed: bytes,
-                found,
-            },
-        });
-    }
+    let path = log_holds(path, found, bytes)?;
     let mut buf = Vec::with_capacity(bytes as usize);
     (&mut file)
         .take(bytes)
@@ -247,6 +239,20 @@ fn read_log(dir: &Path, results: &str, bytes: u64) -> Result<Vec<LogEntry<Row>>,
         .collect()
 }
 
+/// The log at `path` (`found` bytes long) holds the `bytes` the state committed; its path back.
+fn log_holds(path: PathBuf, found: u64, bytes: u64) -> Result<PathBuf, WatchError> {
+    if found < bytes {
+        return Err(WatchError::StateMismatch {
+            path,
+            what: StateMismatch::LogShorter {
+                committed: bytes,
+                found,
+            },
+        });
+    }
+    Ok(path)
+}
+
 /// Cuts the log after base `results` back to its committed `bytes` (a crash may have left an
 /// uncommitted entry), before a restart appends to it.
 pub(super) fn truncate_log(dir: &Path, results: &str, bytes: u64) -> Result<(), WatchError> {
@@ -254,15 +260,7 @@ pub(super) fn truncate_log(dir: &Path, results: &str, bytes: u64) -> Result<(), 
     match OpenOptions::new().write(true).open(&path) {
         Ok(file) => {
             let found = file.metadata().map_err(io_err(&path))?.len();
-            if found < bytes {
-                return Err(WatchError::StateMismatch {
-                    path,
-                    what: StateMismatch::LogShorter {
-                        committed: bytes,
-                        found,
-                    },
-                });
-            }
+            let path = log_holds(path, found, bytes)?;
             file.set_len(bytes).map_err(io_err(&path))?;
             file.sync_all().map_err(io_err(&path))
         }
