@@ -1244,6 +1244,48 @@ fn generated_archive(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (flows, events, networks)
 }
 
+/// `flowpat watch PAT` over [`generated_archive`] with a state folder and `root/EMIT`, one
+/// worker, polling every 50 ms; stderr piped (for [`stderr_lines`]).
+fn spawn_archive_watch(root: &Path, pat: &Path, emit: &str, extra: &[&str]) -> Child {
+    Command::new(flowpat_bin())
+        .arg("watch")
+        .arg(pat)
+        .arg("--flows")
+        .arg(root.join("flows"))
+        .arg("--events")
+        .arg(root.join("gen/events"))
+        .arg("--networks")
+        .arg(root.join("gen/networks.csv"))
+        .arg("--state")
+        .arg(root.join("state"))
+        .arg("--emit")
+        .arg(root.join(emit))
+        .args(["--poll", "50", "--workers", "1"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning flowpat watch")
+}
+
+/// Waits (up to a minute) for the watch to report `epoch` and commit it to `root/state`.
+fn wait_committed(
+    root: &Path,
+    rx: &std::sync::mpsc::Receiver<String>,
+    epoch: u64,
+    seen: &mut Vec<String>,
+) -> bool {
+    let within = Duration::from_secs(60);
+    let hit = wait_for_line(rx, seen, within, |l| {
+        l.starts_with(&format!("epoch {epoch} ["))
+    });
+    let deadline = Instant::now() + within;
+    while hit && committed_epoch(root) != Some(epoch) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    hit && committed_epoch(root) == Some(epoch)
+}
+
 /// Copies the generated `gen/flows/{part}.parquet` into `root/flows` as a sensor does: staged
 /// under a dot-name, then renamed.
 fn add_part(root: &Path, part: &str) {
@@ -1276,37 +1318,10 @@ fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
         |name: &str, text: &str| run_bag_of(&version(root, name, text), &flows, &events, &networks);
     let (v_orig, v_tight) = (run_of("v-orig", &original), run_of("v-tight", &tight));
     let v_loose = run_of("v-loose", &loose);
-    let mut child = Command::new(flowpat_bin())
-        .arg("watch")
-        .arg(&pat)
-        .arg("--flows")
-        .arg(&flows)
-        .arg("--events")
-        .arg(&events)
-        .arg("--networks")
-        .arg(&networks)
-        .arg("--state")
-        .arg(root.join("state"))
-        .arg("--emit")
-        .arg(root.join("changes.jsonl"))
-        .args(["--poll", "50", "--workers", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning flowpat watch");
+    let mut child = spawn_archive_watch(root, &pat, "changes.jsonl", &[]);
     let rx = stderr_lines(&mut child);
     let mut seen = Vec::new();
-    let wait_epoch = |epoch: u64, seen: &mut Vec<String>| {
-        let within = Duration::from_secs(60);
-        let hit = wait_for_line(&rx, seen, within, |l| {
-            l.starts_with(&format!("epoch {epoch} ["))
-        });
-        let deadline = Instant::now() + within;
-        while hit && committed_epoch(root) != Some(epoch) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        hit && committed_epoch(root) == Some(epoch)
-    };
+    let wait_epoch = |epoch: u64, seen: &mut Vec<String>| wait_committed(root, &rx, epoch, seen);
     let cause = format!("pattern:{}", exfil.display());
     let mut ok = wait_epoch(0, &mut seen);
     // Tightened: exactly the rows the old version has and the new one lacks, all `-`.
@@ -1397,7 +1412,7 @@ fn an_edited_pattern_emits_exactly_the_difference_of_its_versions() {
 fn csv_stream_gets_a_new_header_line_when_a_reload_adds_columns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
-    let (flows, events, networks) = generated_archive(root);
+    generated_archive(root);
     for part in ["part-0000", "part-0001", "part-0002"] {
         add_part(root, part);
     }
@@ -1406,37 +1421,10 @@ fn csv_stream_gets_a_new_header_line_when_a_reload_adds_columns() {
     for name in ["common.pattern", "exfiltration.pattern"] {
         std::fs::copy(workspace_root().join("patterns").join(name), pat.join(name)).expect("copy");
     }
-    let spawn = || {
-        Command::new(flowpat_bin())
-            .arg("watch")
-            .arg(&pat)
-            .arg("--flows")
-            .arg(&flows)
-            .arg("--events")
-            .arg(&events)
-            .arg("--networks")
-            .arg(&networks)
-            .arg("--state")
-            .arg(root.join("state"))
-            .arg("--emit")
-            .arg(root.join("changes.csv"))
-            .args(["--format", "csv", "--poll", "50", "--workers", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning flowpat watch")
-    };
+    let spawn = || spawn_archive_watch(root, &pat, "changes.csv", &["--format", "csv"]);
     let wait_epoch =
         |rx: &std::sync::mpsc::Receiver<String>, epoch: u64, seen: &mut Vec<String>| {
-            let within = Duration::from_secs(60);
-            let hit = wait_for_line(rx, seen, within, |l| {
-                l.starts_with(&format!("epoch {epoch} ["))
-            });
-            let deadline = Instant::now() + within;
-            while hit && committed_epoch(root) != Some(epoch) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            hit && committed_epoch(root) == Some(epoch)
+            wait_committed(root, rx, epoch, seen)
         };
     let mut seen = Vec::new();
     let mut child = spawn();
