@@ -128,7 +128,12 @@ pub fn print_load_reports(reports: &[LoadReport], verbose: bool) {
         if report.rows_skipped == 0 && !notable {
             continue;
         }
-        let mut line = format!("{}: {} row(s) read", report.display, report.rows_read);
+        // Read as flows or as events: the same file may be read as both.
+        let kind = if report.events { "events" } else { "flows" };
+        let mut line = format!(
+            "{kind} {}: {} row(s) read",
+            report.display, report.rows_read
+        );
         if report.rows_skipped > 0 {
             line.push_str(&format!(", {} skipped", report.rows_skipped));
             if let Some(text) = text.filter(|t| t.malformed > 0) {

@@ -292,8 +292,11 @@ fn report_epoch(epoch: &EpochReport, quiet: bool, hooks: &Hooks) {
         for report in &epoch.loads {
             if report.rows_skipped > 0 {
                 eprintln!(
-                    "  {}: {} of {} row(s) skipped (unreadable)",
-                    report.display, report.rows_skipped, report.rows_read
+                    "  {}:{}: {} of {} row(s) skipped (unreadable)",
+                    if report.events { "events" } else { "flows" },
+                    report.display,
+                    report.rows_skipped,
+                    report.rows_read
                 );
             }
         }

@@ -1044,7 +1044,7 @@ fn slips_argus_binetflow() {
     assert_eq!(
         report,
         [format!(
-            "{test4}: 392 row(s) read, 2 record(s) skipped as not a flow (arp)"
+            "flows {test4}: 392 row(s) read, 2 record(s) skipped as not a flow (arp)"
         )],
         "{stderr}"
     );
@@ -1437,7 +1437,7 @@ fn zeek_notices_without_destination_are_not_events() {
     };
     let stderr = run(&[]);
     let line = format!(
-        "{}: 0 row(s) read, 12 record(s) skipped as not an event (no destination)",
+        "events {}: 0 row(s) read, 12 record(s) skipped as not an event (no destination)",
         notices.display()
     );
     assert!(stderr.lines().any(|l| l == line), "{stderr}");
@@ -1727,9 +1727,9 @@ fn a_folder_of_zeek_json_logs_reads_like_its_tsv_logs() {
     assert_eq!(json_out, tsv_out);
     assert_eq!(notes(&json_err), notes(&tsv_err));
     for note in [
-        "conn.log.labeled: 0 row(s) read, 766 record(s) of other types ignored",
-        "dns.log.labeled: 0 row(s) read, 22 record(s) of other types ignored",
-        "notice.log.labeled: 0 row(s) read, 2 record(s) of other types ignored",
+        "events conn.log.labeled: 0 row(s) read, 766 record(s) of other types ignored",
+        "flows dns.log.labeled: 0 row(s) read, 22 record(s) of other types ignored",
+        "flows notice.log.labeled: 0 row(s) read, 2 record(s) of other types ignored",
     ] {
         assert!(json_err.lines().any(|l| l == note), "{note}\n{json_err}");
     }

@@ -736,7 +736,10 @@ impl<'a> EventDecoder<'a> {
 
     /// The file's report.
     pub fn finish(self) -> LoadReport {
-        self.common.report
+        LoadReport {
+            events: true,
+            ..self.common.report
+        }
     }
 }
 

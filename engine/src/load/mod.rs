@@ -191,6 +191,9 @@ pub struct LoadReport {
     /// For a text file: what its preset did, malformed lines with their line numbers
     /// included (those lines are also counted in `rows_read` and `rows_skipped`).
     pub text: Option<TextSummary>,
+    /// Read as events (else as flows): one file may be read as both.
+    #[serde(default)]
+    pub events: bool,
 }
 
 impl LoadReport {
@@ -208,6 +211,7 @@ impl LoadReport {
             row_groups_skipped: 0,
             problems: Vec::new(),
             text: None,
+            events: false,
         }
     }
 }
