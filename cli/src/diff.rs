@@ -640,8 +640,7 @@ pub fn diff_results(
                 if rows.is_empty() {
                     continue;
                 }
-                let mut table = comfy_table::Table::new();
-                table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+                let mut table = output::rows_table();
                 table.set_header(old.header.iter().map(|h| output::table_cell(h, usize::MAX)));
                 for row in rows.iter().take(limit) {
                     table.add_row(

@@ -383,8 +383,7 @@ pub fn write(
         Format::Table => {
             let header = set.header();
             let keep = table_columns(&header, TABLE_ATTRIBUTES);
-            let mut table = comfy_table::Table::new();
-            table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+            let mut table = rows_table();
             table.set_header(keep.iter().map(|k| terminal_safe(&header[*k]).into_owned()));
             for row in rows {
                 let cells = set.cells(row, flows, events);
@@ -735,4 +734,21 @@ mod tests {
             "sssssssss…"
         );
     }
+}
+
+/// A table of result rows: lines above and below the header and at the end, none between
+/// rows (a row is one line), so a long table reads, and pipes, at half the height.
+pub fn rows_table() -> comfy_table::Table {
+    use comfy_table::TableComponent as C;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+    for part in [
+        C::HorizontalLines,
+        C::MiddleIntersections,
+        C::LeftBorderIntersections,
+        C::RightBorderIntersections,
+    ] {
+        table.remove_style(part);
+    }
+    table
 }

@@ -693,8 +693,7 @@ fn write_table(report: &Report, inputs: &Inputs, w: &mut dyn Write) -> Result<()
     // Signatures, file names and labels come from data: no control characters reach the terminal.
     let safe = |s: &str| crate::output::terminal_safe(s).into_owned();
     let table = |header: &[&str]| {
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+        let mut t = crate::output::rows_table();
         t.set_header(header.iter().map(|h| h.to_string()));
         t
     };

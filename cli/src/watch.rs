@@ -1160,8 +1160,7 @@ fn write_results(
                     writeln!(w, "  no results\n")?;
                     continue;
                 }
-                let mut table = comfy_table::Table::new();
-                table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+                let mut table = crate::output::rows_table();
                 table.set_header(
                     keep.iter()
                         .map(|k| crate::output::table_cell(&set.header[*k], usize::MAX)),
