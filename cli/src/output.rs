@@ -700,6 +700,23 @@ fn write_parquet(
     Ok(())
 }
 
+/// A table of result rows: lines above and below the header and at the end, none between
+/// rows (a row is one line), so a long table reads, and pipes, at half the height.
+pub fn rows_table() -> comfy_table::Table {
+    use comfy_table::TableComponent as C;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+    for part in [
+        C::HorizontalLines,
+        C::MiddleIntersections,
+        C::LeftBorderIntersections,
+        C::RightBorderIntersections,
+    ] {
+        table.remove_style(part);
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,21 +751,4 @@ mod tests {
             "sssssssss…"
         );
     }
-}
-
-/// A table of result rows: lines above and below the header and at the end, none between
-/// rows (a row is one line), so a long table reads, and pipes, at half the height.
-pub fn rows_table() -> comfy_table::Table {
-    use comfy_table::TableComponent as C;
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
-    for part in [
-        C::HorizontalLines,
-        C::MiddleIntersections,
-        C::LeftBorderIntersections,
-        C::RightBorderIntersections,
-    ] {
-        table.remove_style(part);
-    }
-    table
 }
