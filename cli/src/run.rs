@@ -509,6 +509,14 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
         .map(|(_, c)| c.plan.clone())
         .collect();
     let total_files = (flows.len() + events.len()) as u64;
+    // A file named as flows and as events (eve.json) is read twice: said in the summary.
+    let flow_paths: std::collections::HashSet<&Path> =
+        flows.files().iter().map(|f| f.path.as_path()).collect();
+    let read_twice = events
+        .files()
+        .iter()
+        .filter(|f| flow_paths.contains(f.path.as_path()))
+        .count();
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| {
@@ -607,9 +615,13 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
         // A row enters once per pattern scan that keeps it, so with several patterns (or a
         // pattern with two scans of one kind) the count may exceed the rows read.
         eprintln!(
-            "read {} rows from {} file(s); {} row-scan pairs entered the dataflow after push-down (a row counts once per pattern scan that keeps it); results — {}; {:.2}s",
+            "read {} rows from {} file(s){}; {} row-scan pairs entered the dataflow after push-down (a row counts once per pattern scan that keeps it); results — {}; {:.2}s",
             out.rows_read,
             total_files,
+            match read_twice {
+                0 => String::new(),
+                n => format!(" ({n} counted twice: read as flows and as events)"),
+            },
             out.rows_kept,
             per.join(", "),
             out.elapsed.as_secs_f64()

@@ -2066,3 +2066,38 @@ fn c31_nfdump_biflow_and_time_zone() {
     .collect();
     assert_eq!(flows, [expect]);
 }
+
+/// `eve.json` named as flows and as events is read twice; the summary and the per-file notes
+/// say so, instead of "2 files" for one and notes that do not say which read they are.
+#[test]
+fn one_file_read_as_flows_and_events_is_said_as_such() {
+    let Some(eve) = data("surevego-suricata-eve/eve.json") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let networks = dir.path().join("networks.csv");
+    std::fs::write(&networks, "10.0.0.0/8,internal\ndefault,external\n").expect("networks");
+    let args: Vec<OsString> = vec![
+        "run".into(),
+        workspace_root().join("patterns").into(),
+        "--flows".into(),
+        eve.clone().into(),
+        "--flows-format".into(),
+        "suricata".into(),
+        "--events".into(),
+        eve.into(),
+        "--events-format".into(),
+        "suricata".into(),
+        "--networks".into(),
+        networks.into(),
+        "--format".into(),
+        "jsonl".into(),
+    ];
+    let out = flowpat_output(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("from 2 file(s) (1 counted twice: read as flows and as events);"),
+        "{stderr}"
+    );
+}
