@@ -233,6 +233,15 @@ pub fn sample_location() -> PathBuf {
 pub fn sample_dir(quiet: bool) -> Result<PathBuf> {
     let dir = sample_location();
     if !dir.join("networks.csv").exists() {
+        if dir.exists() && !dir.join("networks.csv").exists() {
+            // Never removed here: it may be a half-written sample of an older version (which
+            // generated in place) or a folder FLOWPAT_SAMPLE_DIR names by mistake.
+            bail!(
+                "{} exists but holds no complete sample archive (no networks.csv): remove it, \
+                 or set FLOWPAT_SAMPLE_DIR to another folder",
+                dir.display()
+            );
+        }
         if !quiet {
             eprintln!(
                 "generating the built-in sample archive in {} (100,000 flows, seed 1)…",
@@ -258,10 +267,6 @@ pub fn sample_dir(quiet: bool) -> Result<PathBuf> {
             ..Default::default()
         };
         engine::generate::generate(&opts).context("generating the sample archive")?;
-        if dir.exists() && !dir.join("networks.csv").exists() {
-            // Left half-written by a version that generated in place.
-            let _ = std::fs::remove_dir_all(&dir);
-        }
         if let Err(e) = std::fs::rename(&staged, &dir) {
             let _ = std::fs::remove_dir_all(&staged);
             // Another process renamed its (identical) archive into place first.

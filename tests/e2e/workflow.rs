@@ -1320,3 +1320,26 @@ fn concurrent_first_runs_of_the_sample_agree() {
         assert_eq!(read(0), read(2), "{name}");
     }
 }
+
+/// A sample folder that exists without a complete archive (FLOWPAT_SAMPLE_DIR naming the wrong
+/// folder, say) is refused and left as it is, never replaced.
+#[test]
+fn an_incomplete_sample_folder_is_refused_not_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kept = dir.path().join("flows/keep.parquet");
+    std::fs::create_dir_all(kept.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&kept, b"not mine to delete").expect("write");
+    let out = Command::new(flowpat_bin())
+        .env("FLOWPAT_SAMPLE_DIR", dir.path())
+        .args(["run", "patterns/exfiltration.pattern", "--sample", "-q"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("flowpat");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("holds no complete sample archive (no networks.csv)"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&kept).expect("kept"), b"not mine to delete");
+}
