@@ -13,9 +13,10 @@
 //! not malformed, not an error under `--strict` — so a folder of Zeek logs reads whole. A log is
 //! the type it names: a TSV log's `#path`, a JSON line's `_path` (a path not starting `conn`, or
 //! `notice`, is another type, and so are `notice_alarm` and `conn_long`, which repeat records of
-//! `notice.log` and `conn.log`: read as well, they would count records twice). A log that names none is the type its fields show: a TSV log's
-//! `#fields`, a JSON log's first object (the first after the start of the file or after a TSV
-//! header line, whose later lines follow it as a TSV log's records follow its header). A field
+//! `notice.log` and `conn.log`: read as well, they would count records twice). A log that names
+//! none is the type its fields show: a TSV log's `#fields`, a JSON log's first object (the
+//! first after the start of the file or after a TSV header line, whose later lines follow it as
+//! a TSV log's records follow its header). A field
 //! only `conn.log` writes (`conn_state`, `history`, the packet and byte counters…) makes a conn
 //! log; else `note` a notice log; else a field only another standard Zeek log writes
 //! (`query`/`qtype` of `dns.log`, `method`/`uri` of `http.log`, `server_name` of `ssl.log`,
