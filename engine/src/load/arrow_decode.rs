@@ -615,8 +615,10 @@ impl<'a> EventDecoder<'a> {
                 kind,
             })
             .collect();
+        let mut common = Common::new(file, display, networks, opts, wanted, req.extra.clone());
+        common.report.events = true;
         EventDecoder {
-            common: Common::new(file, display, networks, opts, wanted, req.extra.clone()),
+            common,
             req: req.clone(),
         }
     }
@@ -736,10 +738,7 @@ impl<'a> EventDecoder<'a> {
 
     /// The file's report.
     pub fn finish(self) -> LoadReport {
-        LoadReport {
-            events: true,
-            ..self.common.report
-        }
+        self.common.report
     }
 }
 
