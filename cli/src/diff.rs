@@ -669,17 +669,12 @@ pub fn diff_results(
     })
 }
 
-/// The printing context of a `run`: its networks (for views) and, per pattern, the source it
-/// was compiled from, its parameters and hashes (saved with Parquet results). Best effort: a
-/// file that cannot be read here is reported by the run itself.
-pub fn output_context(args: &RunArgs) -> output::PrintContext {
+/// The printing context of a `run`: its networks (for views, as the run read them) and, per
+/// pattern, the source it was compiled from, its parameters and hashes (saved with Parquet
+/// results). Best effort: a file that cannot be read here is reported by the run itself.
+pub fn output_context(args: &RunArgs, networks: &Networks) -> output::PrintContext {
     use sha2::{Digest, Sha256};
-    let networks_path = match (&args.networks, args.sample) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => Some(run::sample_location().join("networks.csv")),
-        (None, false) => None,
-    };
-    let networks = networks_path.and_then(|p| Networks::load(&p).ok());
+    let networks = Some(networks.clone());
     let mut patterns = BTreeMap::new();
     let options = CompileOptions {
         params: args.params.clone(),

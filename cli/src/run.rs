@@ -495,7 +495,7 @@ pub fn run(mut args: RunArgs, cluster: Option<engine::cluster::ClusterSpec>) -> 
     // Every process finds the same files; the notes about them are process 0's to say, as
     // are the results, the load reports and the summary (errors are said by every process).
     let (inputs, read) = find_inputs(&mut args)?;
-    output::set_context(crate::diff::output_context(&args));
+    output::set_context(crate::diff::output_context(&args, &inputs.networks));
     if first {
         print_not_data_notes(&inputs, &args);
         print_input_notes(&compiled, &inputs, &args);
