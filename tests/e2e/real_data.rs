@@ -2082,29 +2082,25 @@ fn one_file_read_as_flows_and_events_is_said_as_such() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let networks = dir.path().join("networks.csv");
-    std::fs::write(&networks, "10.0.0.0/8,internal\ndefault,external\n").expect("networks");
-    let args: Vec<OsString> = vec![
-        "run".into(),
-        workspace_root().join("patterns").into(),
-        "--flows".into(),
-        eve.clone().into(),
-        "--flows-format".into(),
-        "suricata".into(),
-        "--events".into(),
-        eve.into(),
-        "--events-format".into(),
-        "suricata".into(),
-        "--networks".into(),
-        networks.into(),
-        "--format".into(),
-        "jsonl".into(),
-    ];
+    let archive = Archive::flows("suricata", vec![eve.clone()], PRIVATE)
+        .events("suricata", vec![eve.clone()]);
+    let mut args: Vec<OsString> = vec!["run".into(), workspace_root().join("patterns").into()];
+    args.extend(archive.args(dir.path()));
+    args.extend(["--format".into(), "jsonl".into()]);
     let out = flowpat_output(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    let eve = eve.display();
+    for note in [
+        format!("flows {eve}: 13 row(s) read, 253 record(s) of other types ignored"),
+        format!("events {eve}: 68 row(s) read, 198 record(s) of other types ignored"),
+    ] {
+        assert!(stderr.lines().any(|l| l == note), "{note}\n{stderr}");
+    }
     assert!(
-        stderr.contains("from 2 file(s) (1 counted twice: read as flows and as events);"),
+        stderr.contains(
+            "read 81 rows from 2 file(s) (1 counted twice: read as flows and as events);"
+        ),
         "{stderr}"
     );
 }
