@@ -72,6 +72,28 @@ fn dup(name: &str, span: Span, first: Span) -> Diagnostic {
     .into()
 }
 
+/// Names the output gives its own columns (`matches`) and fields (`pattern` of JSON lines;
+/// `change`, `epoch`, `cause` of a watch's change lines): an instance or aggregate of that name
+/// would overwrite one in the results.
+const RESERVED_NAMES: [&str; 5] = ["matches", "pattern", "change", "epoch", "cause"];
+
+/// The error for declaring a reserved name, if `name` is one.
+fn reserved(name: &ast::Ident, what: &str) -> Option<Diagnostic> {
+    RESERVED_NAMES.contains(&name.name.as_str()).then(|| {
+        invalid(
+            format!(
+                "`{}` is a column name of the results: no {what} may take it",
+                name.name
+            ),
+            format!(
+                "give the {what} another name (reserved: {})",
+                RESERVED_NAMES.join(", ")
+            ),
+            name.span,
+        )
+    })
+}
+
 fn invalid(message: String, help: String, span: Span) -> Diagnostic {
     ResolveError::Invalid {
         message,
@@ -402,6 +424,9 @@ impl Resolver<'_, '_> {
     }
 
     fn declare(&mut self, inst: &ast::Instance, absent_group: Option<usize>) {
+        if let Some(e) = reserved(&inst.name, "instance") {
+            self.diags.push(e);
+        }
         if let Some(first) = self.by_name.get(&inst.name.name) {
             let first_span = self.instances[first.index()].span;
             self.diags
@@ -665,6 +690,10 @@ impl Resolver<'_, '_> {
             }
         }
         for a in &g.aggregates {
+            if let Some(e) = reserved(&a.name, "aggregate") {
+                self.diags.push(e);
+                continue;
+            }
             if self.aggs.iter().any(|x| x.name == a.name.name)
                 || self.by_name.contains_key(&a.name.name)
             {
@@ -780,6 +809,9 @@ impl Resolver<'_, '_> {
                 help: "write `hops 1..5`".into(),
                 span: c.span,
             });
+        }
+        if let Some(e) = reserved(&c.name, "instance") {
+            self.diags.push(e);
         }
         if self.by_name.contains_key(&c.name.name) {
             let first = self.instances[self.by_name[&c.name.name].index()].span;

@@ -210,3 +210,26 @@ fn format_keeps_comments_in_place() {
     let (source, ast) = parse("t", text);
     insta::assert_snapshot!(compiler::fmt::format(&source, &ast));
 }
+
+/// Names the results use for their own columns and fields cannot be an instance's or an
+/// aggregate's: `matches` would overwrite the match count, `pattern`/`change`/`epoch`/`cause`
+/// a JSON line's or a change line's own field.
+#[test]
+fn reserved_output_names_are_refused() {
+    let mut sources = SourceMap::new();
+    let mut no_use =
+        |p: &str, _from: &str| -> Result<(String, String), String> { Err(format!("no file {p}")) };
+    let text = "search ports is\n   instance pattern : NetworkAddress;\n   instance conn : NetworkConnection;\n   connections\n      conn.source connects pattern;\n   end\n   group by pattern\n      matches = count distinct conn.destPort;\n      n = count conn.destPort;\n   end\n   export\n      pattern; n;\n   end\nend\n";
+    let id = sources.add("r.pattern", text.to_string());
+    let (compiled, diags) =
+        compiler::compile(&mut sources, id, &CompileOptions::default(), &mut no_use);
+    assert!(compiled.is_empty());
+    let lines: Vec<String> = diags.iter().map(|d| d.one_line(&sources)).collect();
+    assert_eq!(
+        lines,
+        [
+            "r.pattern:2:13: error: `pattern` is a column name of the results: no instance may take it",
+            "r.pattern:8:7: error: `matches` is a column name of the results: no aggregate may take it",
+        ]
+    );
+}
