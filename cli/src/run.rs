@@ -207,8 +207,9 @@ fn chrono_date(text: &str) -> Result<i64> {
 
 /// Where the built-in sample archive is (generated or not): `FLOWPAT_SAMPLE_DIR`; else, for a
 /// binary built in a checkout (`…/target/release/flowpat`), that `target/flowpat-sample`;
-/// else the user's cache (`$XDG_CACHE_HOME/flowpat/sample`, `~/.cache/flowpat/sample`) — never
-/// a `target/` folder made in whatever folder the command is run from.
+/// else the user's cache (`$XDG_CACHE_HOME/flowpat/sample`, `~/.cache/flowpat/sample`; with
+/// neither, the temporary folder's `flowpat-sample`) — never a `target/` folder made in
+/// whatever folder the command is run from.
 pub fn sample_location() -> PathBuf {
     if let Some(dir) = std::env::var_os("FLOWPAT_SAMPLE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
@@ -219,13 +220,19 @@ pub fn sample_location() -> PathBuf {
             return target.join("flowpat-sample");
         }
     }
+    // XDG: a relative XDG_CACHE_HOME is to be ignored; without HOME, the temporary folder.
     let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+        .filter(|d| d.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|h| h.is_absolute())
+                .map(|h| h.join(".cache"))
+        });
     match cache {
         Some(cache) => cache.join("flowpat").join("sample"),
-        None => PathBuf::from("target/flowpat-sample"),
+        None => std::env::temp_dir().join("flowpat-sample"),
     }
 }
 
