@@ -1496,3 +1496,55 @@ fn csv_stream_gets_a_new_header_line_when_a_reload_adds_columns() {
         "the restarted watch goes on under the second header"
     );
 }
+
+/// An edit that renames an exported column keeps the pattern's name but not its columns: the
+/// reload retracts every row under the old column and adds it under the new one (before, it
+/// emitted nothing and later `-` lines no longer matched the `+` lines they retracted).
+#[test]
+fn a_renamed_column_retracts_and_adds_every_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let (flows, events, networks) = generated_archive(root);
+    for part in ["part-0000", "part-0001", "part-0002"] {
+        add_part(root, part);
+    }
+    let pat = root.join("pat");
+    std::fs::create_dir_all(&pat).expect("mkdir");
+    for name in ["common.pattern", "port-jumping.pattern"] {
+        std::fs::copy(workspace_root().join("patterns").join(name), pat.join(name)).expect("copy");
+    }
+    let jumping = pat.join("port-jumping.pattern");
+    let original = std::fs::read_to_string(&jumping).expect("pattern");
+    let renamed = original
+        .replace("ports = count", "nports = count")
+        .replace("having ports", "having nports")
+        .replace("destadr; ports;", "destadr; nports;");
+    assert_eq!(renamed.matches("nports").count(), 3, "{renamed}");
+    let mut child = spawn_archive_watch(root, &pat, "changes.jsonl", &[]);
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    let mut ok = wait_committed(root, &rx, 0, &mut seen);
+    save(&jumping, &renamed);
+    ok = ok && wait_committed(root, &rx, 1, &mut seen);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "stderr: {seen:#?}");
+    let all = lines(&root.join("changes.jsonl"));
+    let first: Vec<&serde_json::Value> = all.iter().filter(|v| v["epoch"] == 0).collect();
+    let reload: Vec<&serde_json::Value> = all.iter().filter(|v| v["epoch"] == 1).collect();
+    assert!(!first.is_empty());
+    let minus: Vec<_> = reload.iter().filter(|v| v["change"] == "-").collect();
+    let plus: Vec<_> = reload.iter().filter(|v| v["change"] == "+").collect();
+    assert_eq!((minus.len(), plus.len()), (first.len(), first.len()));
+    assert!(minus
+        .iter()
+        .all(|v| v.get("ports").is_some() && v.get("nports").is_none()));
+    assert!(plus
+        .iter()
+        .all(|v| v.get("nports").is_some() && v.get("ports").is_none()));
+    // Everything emitted adds up to a batch run of the renamed version.
+    let emitted = bag(all
+        .into_iter()
+        .map(|v| (if v["change"] == "+" { 1 } else { -1 }, v)));
+    assert_eq!(emitted, run_bag_of(&pat, &flows, &events, &networks));
+}

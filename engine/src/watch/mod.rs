@@ -841,8 +841,9 @@ impl Watch {
     /// Runs the plans of edited pattern files from now on: one epoch (its causes `causes`,
     /// such as `pattern:patterns/exfiltration.pattern`) rebuilds the dataflow for `plans`,
     /// feeds it every held record again, and emits the difference between each pattern's
-    /// current results and its new ones on the same data, pattern by pattern name (a pattern
-    /// whose name is gone: all `-`; a new name: all `+`; an unchanged pattern: nothing).
+    /// current results and its new ones on the same data, pattern by pattern name and columns
+    /// (a pattern whose name or columns are gone: all `-`; a new one: all `+`; an unchanged
+    /// pattern: nothing).
     /// `sources` are the texts compiled, recorded in the state with the epoch's commit. Plans
     /// whose explain text is unchanged run no epoch (`Ok(None)`). Not on a cluster of processes.
     pub fn replace_patterns(
@@ -1669,11 +1670,18 @@ impl Watch {
             .iter()
             .map(|p| ResultSet::new(p, Vec::new()))
             .collect();
-        let headers = sets.iter().map(ResultSet::header).collect();
+        let headers: Vec<Vec<String>> = sets.iter().map(ResultSet::header).collect();
         let file_cells = sets.iter().map(file_cell_positions).collect();
+        // The same pattern is the same name with the same columns: a version that renames or
+        // reorders its columns retracts every row under the old ones and adds them under the new.
         let map: Vec<Option<usize>> = plans
             .iter()
-            .map(|p| self.plans.iter().position(|o| o.pattern == p.pattern))
+            .zip(&headers)
+            .map(|(p, header)| {
+                (0..self.plans.len()).find(|&o| {
+                    self.plans[o].pattern == p.pattern && self.headers.get(o) == Some(header)
+                })
+            })
             .collect();
         let gone = (0..self.plans.len())
             .filter(|op| !map.contains(&Some(*op)))
