@@ -236,6 +236,36 @@ pub fn sample_location() -> PathBuf {
     }
 }
 
+/// Removes staging folders of the sample (`.NAME.PID.tmp` beside it) that a killed run left:
+/// those untouched for an hour (a generation takes seconds, so none is still being written).
+fn remove_stale_stages(dir: &Path, name: &str) {
+    let Some(parent) = dir.parent() else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") && stale {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// The built-in sample archive, generated on first use (said on stderr unless `quiet`).
 pub fn sample_dir(quiet: bool) -> Result<PathBuf> {
     let dir = sample_location();
@@ -266,6 +296,7 @@ pub fn sample_dir(quiet: bool) -> Result<PathBuf> {
         });
         let staged = dir.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
         let _ = std::fs::remove_dir_all(&staged);
+        remove_stale_stages(&dir, &name);
         let opts = engine::generate::GenerateOptions {
             rows: 100_000,
             seed: 1,

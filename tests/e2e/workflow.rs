@@ -1343,3 +1343,31 @@ fn an_incomplete_sample_folder_is_refused_not_removed() {
     );
     assert_eq!(std::fs::read(&kept).expect("kept"), b"not mine to delete");
 }
+
+/// A staging folder of the sample that a killed run left (untouched for over an hour) is
+/// removed by the next generation; a recent one, perhaps another run's at work, is not.
+#[test]
+fn stale_sample_staging_folders_are_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stage = |pid: u32, age_secs: u64| {
+        let path = dir.path().join(format!(".sample.{pid}.tmp"));
+        std::fs::create_dir_all(path.join("flows")).expect("mkdir");
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+        std::fs::File::open(&path)
+            .expect("open")
+            .set_modified(when)
+            .expect("mtime");
+        path
+    };
+    let (stale, recent) = (stage(999_991, 7200), stage(999_992, 10));
+    let out = Command::new(flowpat_bin())
+        .env("FLOWPAT_SAMPLE_DIR", dir.path().join("sample"))
+        .args(["run", "patterns/exfiltration.pattern", "--sample", "-q"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("flowpat");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!stale.exists(), "the stale stage is still there");
+    assert!(recent.exists(), "a recent stage was removed");
+    assert!(dir.path().join("sample/networks.csv").exists());
+}
